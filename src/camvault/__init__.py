@@ -1,0 +1,20 @@
+"""camvault: keep IP camera motion clips safe off the camera, catalog them, play them back.
+
+The parts, along the one data path (see docs/architecture.md)::
+
+    camera ─FTP─▶ gateway ─spool─▶ outbox ─upload─▶ store ─ObjectCreated─▶ processor ─▶ catalog ─▶ api
+
+``domain``     pure logic: object keys, capture time, S3 event parsing, the event model. No I/O.
+``config``     the settings schema, TOML + ``CAMVAULT_*`` loading, the starter file.
+``store``      object stores behind one protocol: ``file://`` (default) and ``s3://``.
+``catalog``    the event catalog behind one protocol: ``sqlite:///`` (default), ``dynamodb://``.
+``media``      probing and thumbnails with PyAV, bounded in time and memory.
+``processor``  turns ObjectCreated records into catalog entries; threads locally, Lambda on AWS.
+``accounts``   cameras (and later users and tokens) with hashed secrets.
+``ingest``     the gateway's twin: puts a file into the store the way an FTP upload does.
+``api``        the REST API (FastAPI).
+``cli``        the ``camvault`` command.
+``factory``    the one place that builds adapters from settings and passes them in.
+"""
+
+__version__ = "0.1.0"

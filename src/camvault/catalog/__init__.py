@@ -1,0 +1,1 @@
+"""The event catalog behind one protocol, chosen by URL scheme (``sqlite:///``, ``dynamodb://``)."""

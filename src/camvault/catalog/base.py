@@ -1,0 +1,130 @@
+"""The catalog contract, its query and page types, and the cursor codec every backend shares.
+
+Catalog order is (capture instant in UTC epoch milliseconds, event id). A cursor names the last
+event of a page in that order; the next page starts strictly after it (or before it, newest
+first), so two events in the same millisecond are never skipped or repeated.
+
+This module decides the contract; it performs no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from camvault.domain.model import CatalogEvent, Kind
+
+MAX_LIMIT = 500
+
+
+class CatalogError(Exception):
+    """A catalog operation failed; the message says what and what to do next."""
+
+
+class BadCursor(CatalogError, ValueError):
+    """A cursor that this catalog did not produce, or that was altered."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """A place in catalog order."""
+
+    capture_ms: int
+    event_id: str
+
+    @classmethod
+    def of(cls, event: CatalogEvent) -> Position:
+        return cls(event.capture_ms, event.id)
+
+
+def encode_cursor(position: Position) -> str:
+    raw = f"{position.capture_ms}:{position.event_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        ms, event_id = text.split(":", 1)
+        if not event_id:
+            raise ValueError("empty id")
+        return Position(int(ms), event_id)
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise BadCursor(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from exc
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which events to list: filters, direction and page.
+
+    ``start`` is inclusive and ``end`` exclusive; both are aware datetimes.
+    """
+
+    camera: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    kind: Kind | None = None
+    newest_first: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {self.limit}")
+        for name, value in (("start", self.start), ("end", self.end)):
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} must be timezone-aware")
+        if self.cursor is not None:
+            decode_cursor(self.cursor)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events in the requested order, and the cursor of the next page (if any)."""
+
+    events: Sequence[CatalogEvent]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CameraSummary:
+    """A camera as the catalog sees it: counts and its newest event."""
+
+    camera: str
+    event_count: int
+    record_count: int
+    snap_count: int
+    latest: CatalogEvent | None
+
+
+class Catalog(Protocol):
+    """Primitives every catalog backend implements."""
+
+    def put(self, event: CatalogEvent) -> bool:
+        """Insert or replace the event with ``event.id``; True when it was new."""
+        ...
+
+    def get(self, event_id: str) -> CatalogEvent | None:
+        """The event with this id, or None."""
+        ...
+
+    def query(self, query: EventQuery) -> EventPage:
+        """A page of events matching ``query`` in catalog order."""
+        ...
+
+    def cameras(self) -> list[CameraSummary]:
+        """Every camera that has events, by name."""
+        ...
+
+    def delete(self, event_id: str) -> bool:
+        """Remove the event; True when it existed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

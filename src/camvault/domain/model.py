@@ -1,0 +1,136 @@
+"""The typed records that cross module boundaries: media facts, probe results, catalog events.
+
+These are frozen dataclasses so that a value read from one backend can be compared with the
+same value read from another. ``CatalogEvent.to_json`` is the one definition of the event
+object of the public contract (API, ``events --json``, notifications).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+Kind = Literal["record", "snap"]
+KINDS: tuple[Kind, ...] = ("record", "snap")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a probe learned about a clip or a snapshot."""
+
+    duration: float | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None = None
+    container: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration,
+            "width": self.width,
+            "height": self.height,
+            "video_codec": self.video_codec,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of probing one file: playable with its facts, or not playable and why."""
+
+    playable: bool
+    media: MediaInfo | None
+    reason: str | None = None
+
+    @classmethod
+    def unplayable(cls, reason: str) -> ProbeResult:
+        return cls(playable=False, media=None, reason=reason)
+
+
+@dataclass(frozen=True)
+class MediaAnalysis:
+    """A probe plus the JPEG thumbnail made from the same open of the file."""
+
+    probe: ProbeResult
+    thumbnail_jpeg: bytes | None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(instant: datetime) -> int:
+    """UTC epoch milliseconds, exact (float timestamps can lose a millisecond)."""
+    return (instant - EPOCH) // timedelta(milliseconds=1)
+
+
+def format_instant(instant: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``: ``2016-10-18T18:37:06.000Z``."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 instant with an offset (``Z`` allowed) into an aware UTC datetime."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"instant {text!r} has no UTC offset")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class CatalogEvent:
+    """One cataloged object: a motion clip (``record``) or a snapshot (``snap``).
+
+    ``capture_time`` is always an aware datetime in UTC. ``received_time`` is when the gateway
+    (or the store) had the complete upload; ``clock_skew`` flags a capture time far from it.
+    ``problem`` says why the media is not playable (``None`` when it is).
+    """
+
+    id: str
+    camera: str
+    kind: Kind
+    capture_time: datetime
+    key: str
+    size: int
+    content_type: str
+    media: MediaInfo | None
+    playable: bool
+    thumbnail_key: str | None = None
+    small_key: str | None = None
+    clock_skew: bool = False
+    received_time: datetime | None = None
+    problem: str | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.capture_time.tzinfo is None:
+            raise ValueError("capture_time must be timezone-aware")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+
+    @property
+    def capture_ms(self) -> int:
+        """Capture instant as UTC epoch milliseconds: the first half of the catalog order."""
+        return epoch_ms(self.capture_time)
+
+    def to_json(self) -> dict[str, Any]:
+        """The event object of the public contract (see docs/events.md)."""
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "kind": self.kind,
+            "capture_time": format_instant(self.capture_time),
+            "key": self.key,
+            "size": self.size,
+            "content_type": self.content_type,
+            "media": self.media.to_json() if self.media else None,
+            "playable": self.playable,
+            "thumbnail_key": self.thumbnail_key,
+            "small_key": self.small_key,
+            "clock_skew": self.clock_skew,
+            "received_time": format_instant(self.received_time) if self.received_time else None,
+            "problem": self.problem,
+        }

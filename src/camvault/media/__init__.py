@@ -1,0 +1,1 @@
+"""Probing and thumbnails with PyAV, in-process, bounded in time and memory."""
