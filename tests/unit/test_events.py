@@ -18,9 +18,9 @@ from camvault.domain.events import (
     Delivery,
     EventParseError,
     ObjectCreated,
-    object_created_notification,
     parse_event,
 )
+from camvault.domain.notifications import object_created_notification
 
 pytestmark = pytest.mark.unit
 
@@ -112,9 +112,7 @@ def test_sns_to_sqs_parses_the_envelope_in_the_body() -> None:
 
 
 def test_eventbridge_object_created_uses_the_key_as_is() -> None:
-    assert only(parse_event(load("eventbridge_object_created.json"))) == Delivery(
-        None, (EVENTBRIDGE,), ()
-    )
+    assert only(parse_event(load("eventbridge_object_created.json"))) == Delivery(None, (EVENTBRIDGE,), ())
 
 
 def test_eventbridge_event_inside_sqs() -> None:
@@ -213,12 +211,9 @@ def test_non_create_events_are_ignored_and_creates_beside_them_kept() -> None:
 
     assert delivery.records == (FRONT,)
     assert delivery.ignored == (
-        "ObjectRemoved:Delete patrolcams-archive/patrolcams/frontdoor/2024-01-01/Hour-00/record/"
-        "old clip.mp4",
-        "LifecycleExpiration:Delete patrolcams-archive/patrolcams/garage/2024-01-02/Hour-03/snap/"
-        "a.jpg",
-        "ObjectRestore:Completed patrolcams-archive/patrolcams/garage/2023-06-01/Hour-03/record/"
-        "b.mp4",
+        "ObjectRemoved:Delete patrolcams-archive/patrolcams/frontdoor/2024-01-01/Hour-00/record/old clip.mp4",
+        "LifecycleExpiration:Delete patrolcams-archive/patrolcams/garage/2024-01-02/Hour-03/snap/a.jpg",
+        "ObjectRestore:Completed patrolcams-archive/patrolcams/garage/2023-06-01/Hour-03/record/b.mp4",
     )
     assert delivery.error is None
 
@@ -263,8 +258,7 @@ def test_sns_subscription_confirmation_in_sqs_is_ignored() -> None:
     delivery = only(parse_event(event))
 
     assert delivery.ignored == (
-        "SNS SubscriptionConfirmation for "
-        "arn:aws:sns:eu-west-1:123456789012:camvault-object-created",
+        "SNS SubscriptionConfirmation for arn:aws:sns:eu-west-1:123456789012:camvault-object-created",
     )
     assert delivery.records == ()
     assert delivery.error is None
@@ -354,9 +348,7 @@ def test_size_that_is_not_a_count_is_an_error(size: object, shown: str) -> None:
     delivery = only(parse_event(event))
 
     assert delivery.records == (ENTREE, GARAGE)
-    assert delivery.error == (
-        f"Records[0].s3.object.size: expected a non-negative integer, got {shown}"
-    )
+    assert delivery.error == (f"Records[0].s3.object.size: expected a non-negative integer, got {shown}")
 
 
 @pytest.mark.parametrize(
@@ -568,9 +560,7 @@ def test_object_created_notification_keeps_microseconds() -> None:
         ({"event_time": datetime(2024, 3, 10, 9, 15, 2)}, "timezone-aware"),
     ],
 )
-def test_object_created_notification_rejects_bad_input(
-    overrides: dict[str, Any], message: str
-) -> None:
+def test_object_created_notification_rejects_bad_input(overrides: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {
         "bucket": "b",
         "key": "k",
