@@ -75,7 +75,11 @@ class ObjectStore(Protocol):
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``, in key order."""
+        """Every object whose key starts with ``prefix`` (string prefix), in key order.
+
+        Listed entries carry key, size and time; S3 lists no content type or metadata, so
+        ``content_type`` may be empty and ``metadata`` empty: call ``head`` when you need them.
+        """
         ...
 
     def delete(self, key: str) -> None:
