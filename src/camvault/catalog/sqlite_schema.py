@@ -1,0 +1,350 @@
+"""The SQLite catalog's schema, migrations, row <-> event mapping and the SQL of every query.
+
+Decides: the ``events`` table and its indexes (one per query shape, so that no list of events
+ever scans the table), the per-camera counters kept by triggers (so ``cameras()`` costs one
+row per camera, not one per event), how a ``CatalogEvent`` becomes a row and back, and the
+keyset-pagination SELECT built from an ``EventQuery``.
+
+Time is stored as UTC epoch milliseconds (INTEGER): the catalog keeps millisecond precision,
+finer digits are dropped (floored) on the way in, and instants come back as aware UTC datetimes.
+
+Schema versions live in ``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a catalog from version
+``n`` to ``n + 1``. A later change appends a migration, it never edits an applied one.
+
+This module opens no connection and owns no thread: ``camvault.catalog.sqlite`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from camvault.catalog.base import CatalogError, EventQuery, Position, decode_cursor
+from camvault.domain.model import KINDS, CatalogEvent, Kind, MediaInfo
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
+
+_V1 = (
+    """
+    CREATE TABLE events (
+        id            TEXT    PRIMARY KEY,
+        camera        TEXT    NOT NULL,
+        kind          TEXT    NOT NULL CHECK (kind IN ('record', 'snap')),
+        capture_ms    INTEGER NOT NULL,
+        key           TEXT    NOT NULL UNIQUE,
+        size          INTEGER NOT NULL,
+        content_type  TEXT    NOT NULL,
+        has_media     INTEGER NOT NULL CHECK (has_media IN (0, 1)),
+        duration      REAL,
+        width         INTEGER,
+        height        INTEGER,
+        video_codec   TEXT,
+        audio_codec   TEXT,
+        container     TEXT,
+        playable      INTEGER NOT NULL CHECK (playable IN (0, 1)),
+        thumbnail_key TEXT,
+        small_key     TEXT,
+        clock_skew    INTEGER NOT NULL CHECK (clock_skew IN (0, 1)),
+        received_ms   INTEGER,
+        problem       TEXT,
+        extra         TEXT    NOT NULL DEFAULT '{}'
+    )
+    """,
+    "CREATE INDEX events_time ON events (capture_ms, id)",
+    "CREATE INDEX events_camera_time ON events (camera, capture_ms, id)",
+    "CREATE INDEX events_kind_time ON events (kind, capture_ms, id)",
+    "CREATE INDEX events_camera_kind_time ON events (camera, kind, capture_ms, id)",
+    """
+    CREATE TABLE camera_counts (
+        camera       TEXT    PRIMARY KEY,
+        record_count INTEGER NOT NULL,
+        snap_count   INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TRIGGER events_counted_in AFTER INSERT ON events BEGIN
+        INSERT INTO camera_counts (camera, record_count, snap_count)
+        VALUES (NEW.camera, NEW.kind = 'record', NEW.kind = 'snap')
+        ON CONFLICT (camera) DO UPDATE SET
+            record_count = record_count + excluded.record_count,
+            snap_count = snap_count + excluded.snap_count;
+    END
+    """,
+    """
+    CREATE TRIGGER events_counted_out AFTER DELETE ON events BEGIN
+        UPDATE camera_counts SET
+            record_count = record_count - (OLD.kind = 'record'),
+            snap_count = snap_count - (OLD.kind = 'snap')
+        WHERE camera = OLD.camera;
+        DELETE FROM camera_counts
+        WHERE camera = OLD.camera AND record_count = 0 AND snap_count = 0;
+    END
+    """,
+    """
+    CREATE TRIGGER events_recounted AFTER UPDATE OF camera, kind ON events
+    WHEN OLD.camera IS NOT NEW.camera OR OLD.kind IS NOT NEW.kind BEGIN
+        UPDATE camera_counts SET
+            record_count = record_count - (OLD.kind = 'record'),
+            snap_count = snap_count - (OLD.kind = 'snap')
+        WHERE camera = OLD.camera;
+        INSERT INTO camera_counts (camera, record_count, snap_count)
+        VALUES (NEW.camera, NEW.kind = 'record', NEW.kind = 'snap')
+        ON CONFLICT (camera) DO UPDATE SET
+            record_count = record_count + excluded.record_count,
+            snap_count = snap_count + excluded.snap_count;
+        DELETE FROM camera_counts
+        WHERE camera = OLD.camera AND record_count = 0 AND snap_count = 0;
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "camera",
+    "kind",
+    "capture_ms",
+    "key",
+    "size",
+    "content_type",
+    "has_media",
+    "duration",
+    "width",
+    "height",
+    "video_codec",
+    "audio_codec",
+    "container",
+    "playable",
+    "thumbnail_key",
+    "small_key",
+    "clock_skew",
+    "received_ms",
+    "problem",
+    "extra",
+)
+_SELECT_COLUMNS = ", ".join(COLUMNS)
+
+_VALUES = ", ".join(":" + name for name in COLUMNS)
+_UPDATES = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS if name != "id")
+_LATEST_COLUMNS = ", ".join(f"e.{name}" for name in COLUMNS)
+
+# S608 below: SQL is assembled only from this module's constant column names; every value,
+# including everything a caller supplies, is a bound parameter.
+UPSERT_SQL = (
+    f"INSERT INTO events ({_SELECT_COLUMNS}) VALUES ({_VALUES}) "  # noqa: S608
+    f"ON CONFLICT (id) DO UPDATE SET {_UPDATES}"
+)
+EXISTS_SQL = "SELECT 1 FROM events WHERE id = ?"
+GET_SQL = f"SELECT {_SELECT_COLUMNS} FROM events WHERE id = ?"  # noqa: S608
+DELETE_SQL = "DELETE FROM events WHERE id = ?"
+COUNT_SQL = "SELECT COUNT(*) FROM events"
+# One statement, so counts and latest events come from the same snapshot; the correlated
+# subquery walks events_camera_time backwards and stops at the first row.
+CAMERAS_SQL = (
+    f"SELECT c.record_count, c.snap_count, {_LATEST_COLUMNS} "  # noqa: S608
+    "FROM camera_counts AS c JOIN events AS e ON e.rowid = ("
+    "SELECT rowid FROM events WHERE camera = c.camera "
+    "ORDER BY capture_ms DESC, id DESC LIMIT 1"
+    ") ORDER BY c.camera"
+)
+
+
+# Keyset conditions: row values compare (capture_ms, id) as one key, and SQLite turns them into
+# a range on any index ending in (capture_ms, id).
+_BEFORE = "(capture_ms, id) < (?, ?)"
+_AFTER = "(capture_ms, id) > (?, ?)"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL text with its positional parameters."""
+
+    sql: str
+    params: tuple[object, ...]
+
+
+def to_ms(instant: datetime) -> int:
+    """UTC epoch milliseconds, floored; exact integer arithmetic (no float rounding)."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return (instant - EPOCH) // ONE_MS
+
+
+def ceil_ms(instant: datetime) -> int:
+    """The first whole millisecond at or after ``instant``: the bound for a range on stored ms."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return -((EPOCH - instant) // ONE_MS)
+
+
+def from_ms(ms: int) -> datetime:
+    """An aware UTC datetime for UTC epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the catalog to ``SCHEMA_VERSION``; returns the version found before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``); each migration runs in its
+    own ``BEGIN IMMEDIATE`` transaction together with its ``user_version`` bump.
+    """
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        raise CatalogError(
+            f"catalog schema version {found} is newer than this camvault understands "
+            f"({SCHEMA_VERSION}): upgrade camvault"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return found
+
+
+def event_to_row(event: CatalogEvent) -> dict[str, object]:
+    """The named parameters of ``UPSERT_SQL`` for one event."""
+    media = event.media
+    return {
+        "id": event.id,
+        "camera": event.camera,
+        "kind": event.kind,
+        "capture_ms": to_ms(event.capture_time),
+        "key": event.key,
+        "size": event.size,
+        "content_type": event.content_type,
+        "has_media": media is not None,
+        "duration": media.duration if media else None,
+        "width": media.width if media else None,
+        "height": media.height if media else None,
+        "video_codec": media.video_codec if media else None,
+        "audio_codec": media.audio_codec if media else None,
+        "container": media.container if media else None,
+        "playable": event.playable,
+        "thumbnail_key": event.thumbnail_key,
+        "small_key": event.small_key,
+        "clock_skew": event.clock_skew,
+        "received_ms": to_ms(event.received_time) if event.received_time else None,
+        "problem": event.problem,
+        "extra": json.dumps(event.extra, sort_keys=True),
+    }
+
+
+def row_to_event(row: Mapping[str, Any]) -> CatalogEvent:
+    """The event stored in a row selected with ``COLUMNS``."""
+    media = None
+    if row["has_media"]:
+        media = MediaInfo(
+            duration=row["duration"],
+            width=row["width"],
+            height=row["height"],
+            video_codec=row["video_codec"],
+            audio_codec=row["audio_codec"],
+            container=row["container"],
+        )
+    received_ms = row["received_ms"]
+    return CatalogEvent(
+        id=row["id"],
+        camera=row["camera"],
+        kind=_kind(row["kind"]),
+        capture_time=from_ms(row["capture_ms"]),
+        key=row["key"],
+        size=row["size"],
+        content_type=row["content_type"],
+        media=media,
+        playable=bool(row["playable"]),
+        thumbnail_key=row["thumbnail_key"],
+        small_key=row["small_key"],
+        clock_skew=bool(row["clock_skew"]),
+        received_time=from_ms(received_ms) if received_ms is not None else None,
+        problem=row["problem"],
+        extra=dict(json.loads(row["extra"])),
+    )
+
+
+def _kind(value: str) -> Kind:
+    for kind in KINDS:
+        if kind == value:
+            return kind
+    raise CatalogError(f"catalog row has unknown kind {value!r}")
+
+
+def select_page(query: EventQuery) -> Statement:
+    """The SELECT of one page: filters, keyset condition, order, and ``limit + 1`` rows.
+
+    The extra row only tells whether another page exists. Every shape is served by an index
+    whose columns end with ``(capture_ms, id)``, so the order needs no sort, and the page
+    starts with an index seek: of the cursor and the time bound on the same side, only the
+    tighter one is kept (the other is implied), because SQLite seeks on one bound per side.
+    """
+    where: list[str] = []
+    params: list[object] = []
+    if query.camera is not None:
+        where.append("camera = ?")
+        params.append(query.camera)
+    if query.kind is not None:
+        where.append("kind = ?")
+        params.append(query.kind)
+    bounds = _bounds(query)
+    if bounds.start_ms is not None:
+        where.append("capture_ms >= ?")
+        params.append(bounds.start_ms)
+    if bounds.end_ms is not None:
+        where.append("capture_ms < ?")
+        params.append(bounds.end_ms)
+    if bounds.cursor is not None:
+        where.append(_BEFORE if query.newest_first else _AFTER)
+        params.extend((bounds.cursor.capture_ms, bounds.cursor.event_id))
+    direction = "DESC" if query.newest_first else "ASC"
+    sql = f"SELECT {_SELECT_COLUMNS} FROM events"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY capture_ms {direction}, id {direction} LIMIT ?"
+    params.append(query.limit + 1)
+    return Statement(sql, tuple(params))
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    start_ms: int | None
+    end_ms: int | None
+    cursor: Position | None
+
+
+def _bounds(query: EventQuery) -> _Bounds:
+    """Time bounds in stored milliseconds, and the cursor unless a bound already implies it.
+
+    Newest first, the cursor is an upper bound: with ``cursor.ms < end`` every row before the
+    cursor is before ``end`` (drop ``end``), otherwise every row before ``end`` is before the
+    cursor (drop the cursor). Oldest first, the same holds for the cursor and ``start``.
+    """
+    start_ms = ceil_ms(query.start) if query.start is not None else None
+    end_ms = ceil_ms(query.end) if query.end is not None else None
+    cursor = decode_cursor(query.cursor) if query.cursor is not None else None
+    if cursor is None:
+        return _Bounds(start_ms, end_ms, None)
+    if query.newest_first:
+        if end_ms is not None and cursor.capture_ms >= end_ms:
+            return _Bounds(start_ms, end_ms, None)
+        return _Bounds(start_ms, None, cursor)
+    if start_ms is not None and cursor.capture_ms < start_ms:
+        return _Bounds(start_ms, end_ms, None)
+    return _Bounds(None, end_ms, cursor)
+
+
+def last_position(rows: Sequence[Mapping[str, Any]]) -> Position:
+    """The catalog position of the last row of a page (from stored values, not recomputed)."""
+    last = rows[-1]
+    return Position(int(last["capture_ms"]), str(last["id"]))
