@@ -166,9 +166,7 @@ def test_pattern_order_is_most_specific_first() -> None:
         ("Front Door_00_20240331025959.mp4", BERLIN, "2024-03-31T01:59:59", "nonexistent local"),
     ],
 )
-def test_dst_edge_cases_are_explicit(
-    path: str, zone: ZoneInfo, expected: str, note_start: str
-) -> None:
+def test_dst_edge_cases_are_explicit(path: str, zone: ZoneInfo, expected: str, note_start: str) -> None:
     found = capture_from_name(path, zone)
     assert found is not None
     assert found.instant == utc(expected)

@@ -61,9 +61,7 @@ def test_parses_the_original_systems_key() -> None:
         ("a/b/Front Door/2024-01-02/Hour-03/snap/a.jpg", "a/b", "Front Door"),
     ],
 )
-def test_prefix_is_everything_left_of_the_last_five_parts(
-    key: str, prefix: str, camera: str
-) -> None:
+def test_prefix_is_everything_left_of_the_last_five_parts(key: str, prefix: str, camera: str) -> None:
     parsed = parse_key(key)
     assert (parsed.prefix, parsed.camera, parsed.filename) == (prefix, camera, "a.jpg")
     assert parsed.key == key
@@ -174,9 +172,7 @@ def test_build_key_uses_capture_date_and_hour_in_key_timezone(
 def test_build_key_defaults_to_utc() -> None:
     capture = datetime(2016, 10, 18, 11, 37, 6, tzinfo=ZoneInfo("America/Los_Angeles"))
     built = build_key("patrolcams", "backyard", capture, "record", "MDalarm_20161018_113706.mp4")
-    assert built.key == (
-        "patrolcams/backyard/2016-10-18/Hour-18/record/MDalarm_20161018_113706.mp4"
-    )
+    assert built.key == ("patrolcams/backyard/2016-10-18/Hour-18/record/MDalarm_20161018_113706.mp4")
 
 
 @pytest.mark.parametrize("prefix", ["", "p", "a/b", "/patrolcams/", "deep/er/prefix"])
@@ -294,9 +290,7 @@ def test_invalid_filenames(name: str, message: str) -> None:
         ("a.mp4.part", None, "application/octet-stream"),
     ],
 )
-def test_kind_and_content_type_from_file_name(
-    name: str, kind: Kind | None, content_type: str
-) -> None:
+def test_kind_and_content_type_from_file_name(name: str, kind: Kind | None, content_type: str) -> None:
     assert kind_for_filename(name) == kind
     assert content_type_for(name) == content_type
 

@@ -147,9 +147,7 @@ class ObjectKey:
     @property
     def key(self) -> str:
         """The key as stored: hour zero-padded, empty prefix left out."""
-        tail = (
-            f"{self.camera}/{self.day.isoformat()}/Hour-{self.hour:02d}/{self.kind}/{self.filename}"
-        )
+        tail = f"{self.camera}/{self.day.isoformat()}/Hour-{self.hour:02d}/{self.kind}/{self.filename}"
         return f"{self.prefix}/{tail}" if self.prefix else tail
 
     @property
@@ -249,8 +247,7 @@ def parse_key(key: str) -> ObjectKey:
     parts = key.split("/")
     if len(parts) < 5:
         raise BadKey(
-            f"key {key!r} has too few parts: expected "
-            "[prefix/]camera/YYYY-MM-DD/Hour-HH/snap|record/file"
+            f"key {key!r} has too few parts: expected [prefix/]camera/YYYY-MM-DD/Hour-HH/snap|record/file"
         )
     for part in parts:
         _check_component("component", part, key)
