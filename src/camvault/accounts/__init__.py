@@ -1,0 +1,1 @@
+"""Cameras (and, later, users and API tokens), with secrets stored only as hashes."""

@@ -1,0 +1,150 @@
+"""The camera registry: names, time zones and hashed FTP passwords, in one SQLite file.
+
+A camera must be registered before anything is accepted from it; its time zone is how the
+local times in its file names are read. This module decides what a valid camera record is; it
+never stores a clear-text password.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from camvault.accounts.passwords import hash_secret, verify_secret
+from camvault.domain.keys import validate_camera_name
+from camvault.domain.model import epoch_ms
+
+_SCHEMA = [
+    """CREATE TABLE cameras (
+        name TEXT PRIMARY KEY,
+        timezone TEXT NOT NULL,
+        password_hash TEXT,
+        created_ms INTEGER NOT NULL
+    )""",
+]
+
+
+class AccountError(Exception):
+    """An account operation was refused; the message says why and what to do."""
+
+
+class UnknownCamera(AccountError):
+    """No camera is registered under that name."""
+
+
+@dataclass(frozen=True)
+class Camera:
+    name: str
+    timezone: str
+    has_password: bool
+    created: datetime
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def check_zone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AccountError(
+            f"unknown time zone {timezone!r}: use an IANA name such as Europe/Berlin or America/New_York"
+        ) from None
+    return timezone
+
+
+class CameraRegistry:
+    """Cameras in a SQLite file; safe to use from several threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, statement in enumerate(_SCHEMA[version:], start=version + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+                self._db.execute("COMMIT")
+
+    def add(self, name: str, timezone: str, password: str | None = None) -> Camera:
+        try:
+            validate_camera_name(name)
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
+        check_zone(timezone)
+        hashed = hash_secret(password) if password else None
+        now = datetime.now(UTC)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO cameras (name, timezone, password_hash, created_ms) VALUES (?, ?, ?, ?)",
+                    (name, timezone, hashed, epoch_ms(now)),
+                )
+            except sqlite3.IntegrityError:
+                raise AccountError(
+                    f"camera {name!r} already exists; use `camvault camera passwd {name}` to change it"
+                ) from None
+        return self.get(name)
+
+    def get(self, name: str) -> Camera:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, timezone, password_hash IS NOT NULL, created_ms FROM cameras WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            raise UnknownCamera(
+                f"unknown camera {name!r}; register it with `camvault camera add {name} --timezone ZONE`"
+            )
+        return _camera(row)
+
+    def list(self) -> list[Camera]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, timezone, password_hash IS NOT NULL, created_ms FROM cameras ORDER BY name"
+            ).fetchall()
+        return [_camera(row) for row in rows]
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM cameras WHERE name = ?", (name,)).rowcount
+        if not deleted:
+            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+
+    def set_password(self, name: str, password: str) -> None:
+        hashed = hash_secret(password)
+        with self._lock:
+            updated = self._db.execute(
+                "UPDATE cameras SET password_hash = ? WHERE name = ?", (hashed, name)
+            ).rowcount
+        if not updated:
+            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+
+    def check_password(self, name: str, password: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT password_hash FROM cameras WHERE name = ?", (name,)).fetchone()
+        return bool(row and row[0] and verify_secret(password, row[0]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _camera(row: tuple[str, str, int, int]) -> Camera:
+    return Camera(
+        name=row[0],
+        timezone=row[1],
+        has_password=bool(row[2]),
+        created=datetime.fromtimestamp(row[3] / 1000, UTC),
+    )
