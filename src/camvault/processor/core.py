@@ -1,0 +1,173 @@
+"""Process one created object: parse its key, read its metadata, probe it, thumbnail it, catalog it.
+
+This is the one function every delivery path calls: the embedded worker threads, ``camvault
+ingest``, ``camvault reindex`` and the Lambda handler. It is idempotent: the event id comes from
+the object key, so processing the same object twice rewrites the same catalog entry.
+
+Derived objects (thumbnails, small transcodes) are recognised from the key alone and skipped,
+so writing one never triggers processing again. This module imports nothing from FTP, HTTP or
+the CLI.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
+
+from camvault.catalog.base import Catalog
+from camvault.domain.capture import is_clock_skewed, resolve_capture_time
+from camvault.domain.keys import BadKey, event_id_for_key, is_derived_key, parse_key, thumbnail_key
+from camvault.domain.model import CatalogEvent, MediaAnalysis, parse_instant
+from camvault.media.probe import MediaLimits, analyse
+from camvault.store.base import ObjectInfo, ObjectNotFound, ObjectStore
+
+Status = Literal["cataloged", "skipped", "rejected", "failed"]
+
+META_CAMERA = "camera"
+META_CAPTURE = "capture-time"
+META_RECEIVED = "received-time"
+META_SOURCE = "source-path"
+META_SHA256 = "sha256"
+META_DERIVED_FROM = "derived-from"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What processing one object did."""
+
+    key: str
+    status: Status
+    event: CatalogEvent | None = None
+    new: bool = False
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    """What the processor needs to know, passed in by the factory."""
+
+    prefix: str
+    default_zone: ZoneInfo
+    skew_tolerance: timedelta
+    limits: MediaLimits
+
+
+ZoneLookup = Callable[[str], ZoneInfo | None]
+"""The time zone of a camera by name, or None when the camera is not known here."""
+
+
+class Processor:
+    """Turns created objects into catalog entries."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        catalog: Catalog,
+        settings: ProcessorSettings,
+        zone_of: ZoneLookup,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._settings = settings
+        self._zone_of = zone_of
+
+    def process(self, key: str) -> Outcome:
+        """Catalog the object at ``key``; raises on transient failures so the caller retries."""
+        if is_derived_key(key):
+            return Outcome(key, "skipped", reason="derived object")
+        try:
+            parsed = parse_key(key)
+        except BadKey as exc:
+            return Outcome(key, "rejected", reason=str(exc))
+        if parsed.prefix != self._settings.prefix:
+            return Outcome(key, "skipped", reason=f"outside the prefix {self._settings.prefix!r}")
+        try:
+            info = self._store.head(key)
+        except ObjectNotFound:
+            return Outcome(key, "skipped", reason="object no longer exists")
+        analysis = self._analyse(key, info)
+        thumb = self._store_thumbnail(key, info, analysis)
+        event = self._event(key, parsed.camera, parsed.kind, info, analysis, thumb)
+        new = self._catalog.put(event)
+        return Outcome(key, "cataloged", event=event, new=new)
+
+    def _event(
+        self,
+        key: str,
+        camera: str,
+        kind: Literal["record", "snap"],
+        info: ObjectInfo,
+        analysis: MediaAnalysis,
+        thumb: str | None,
+    ) -> CatalogEvent:
+        received = _received_time(info)
+        zone = self._zone_of(camera) or self._settings.default_zone
+        source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
+        capture = resolve_capture_time(source, zone, received, info.metadata.get(META_CAPTURE))
+        probe = analysis.probe
+        return CatalogEvent(
+            id=event_id_for_key(key),
+            camera=camera,
+            kind=kind,
+            capture_time=capture.instant,
+            key=key,
+            size=info.size,
+            content_type=info.content_type,
+            media=probe.media,
+            playable=probe.playable,
+            thumbnail_key=thumb,
+            clock_skew=is_clock_skewed(capture.instant, received, self._settings.skew_tolerance),
+            received_time=received,
+            problem=probe.reason,
+        )
+
+    def _analyse(self, key: str, info: ObjectInfo) -> MediaAnalysis:
+        with self._local_copy(key, info) as path:
+            return analyse(path, limits=self._settings.limits)
+
+    @contextmanager
+    def _local_copy(self, key: str, info: ObjectInfo) -> Iterator[Path]:
+        local = self._store.local_path(key)
+        if local is not None:
+            yield local
+            return
+        suffix = Path(key).suffix
+        with tempfile.TemporaryDirectory(prefix="camvault-") as tmp:
+            path = Path(tmp) / f"object{suffix}"
+            with self._store.open(key) as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)
+            yield path
+
+    def _store_thumbnail(self, key: str, info: ObjectInfo, analysis: MediaAnalysis) -> str | None:
+        if analysis.thumbnail_jpeg is None:
+            return None
+        target = thumbnail_key(key)
+        metadata = {META_DERIVED_FROM: _ascii(key)}
+        for name in (META_CAMERA, META_CAPTURE):
+            if name in info.metadata:
+                metadata[name] = info.metadata[name]
+        self._store.put(target, analysis.thumbnail_jpeg, content_type="image/jpeg", metadata=metadata)
+        return target
+
+
+def _received_time(info: ObjectInfo) -> datetime:
+    text = info.metadata.get(META_RECEIVED)
+    if text:
+        try:
+            return parse_instant(text)
+        except ValueError:
+            pass
+    return info.last_modified
+
+
+def _ascii(text: str) -> str:
+    """Object metadata travels in HTTP headers: keep it ASCII."""
+    return quote(text, safe="/:@+ -_.~")
