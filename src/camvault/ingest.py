@@ -1,0 +1,127 @@
+"""Put one camera file into the store exactly the way an FTP upload does.
+
+The gateway and ``camvault ingest`` share this path: check the camera, read the capture time
+from the file's name in the camera's zone (else the arrival instant), build the object key,
+and store the file with its metadata (camera, capture-time, received-time, source-path,
+sha256). An object is never overwritten: the same bytes under the same key are recognised
+(idempotent), different bytes under a taken name get an alternative name (``…~2.mp4``), so two
+clips in the same second both survive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from camvault.accounts.registry import CameraRegistry
+from camvault.domain.capture import CaptureTime, resolve_capture_time
+from camvault.domain.keys import (
+    alternative_filename,
+    build_key,
+    content_type_for,
+    kind_for_filename,
+    storable_filename,
+    validate_filename,
+)
+from camvault.domain.model import format_instant
+from camvault.processor.core import (
+    META_CAMERA,
+    META_CAPTURE,
+    META_RECEIVED,
+    META_SHA256,
+    META_SOURCE,
+)
+from camvault.store.base import ObjectExists, ObjectStore
+
+MAX_ALTERNATIVES = 100
+
+
+class IngestError(Exception):
+    """The file cannot be accepted; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where one file went."""
+
+    key: str
+    created: bool
+    capture: CaptureTime
+    size: int
+
+
+class Ingestor:
+    """Stores camera files under their object keys with their metadata."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        cameras: CameraRegistry,
+        *,
+        prefix: str,
+        key_zone: ZoneInfo,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._cameras = cameras
+        self._prefix = prefix
+        self._key_zone = key_zone
+        self._clock = clock
+
+    def ingest(self, path: Path, camera: str, source_path: str | None = None) -> Stored:
+        """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
+        path for it, which may carry the capture time in its folders)."""
+        zone = self._cameras.get(camera).zone
+        name = storable_filename(path.name)
+        try:
+            validate_filename(name)
+        except ValueError as exc:
+            raise IngestError(f"{path}: {exc}") from None
+        kind = kind_for_filename(name)
+        if kind is None:
+            raise IngestError(
+                f"{path}: not a clip or snapshot (expected a video such as .mp4 or an image such as .jpg)"
+            )
+        received = self._clock()
+        capture = resolve_capture_time(source_path or name, zone, received)
+        size, digest = _size_and_sha256(path)
+        metadata = {
+            META_CAMERA: camera,
+            META_CAPTURE: format_instant(capture.instant),
+            META_RECEIVED: format_instant(received),
+            META_SOURCE: quote(source_path or name, safe="/:@+ -_.~[]"),
+            META_SHA256: digest,
+        }
+        base = build_key(self._prefix, camera, capture.instant, kind, name, self._key_zone)
+        for number in range(1, MAX_ALTERNATIVES + 1):
+            filename = name if number == 1 else alternative_filename(name, number)
+            key = build_key(self._prefix, camera, capture.instant, kind, filename, self._key_zone).key
+            with path.open("rb") as data:
+                if self._put_new(key, data, name, metadata):
+                    return Stored(key=key, created=True, capture=capture, size=size)
+            if self._store.head(key).metadata.get(META_SHA256) == digest:
+                return Stored(key=key, created=False, capture=capture, size=size)
+        raise IngestError(f"{path}: {MAX_ALTERNATIVES} different files already named like {base.key}")
+
+    def _put_new(self, key: str, data: BinaryIO, name: str, metadata: dict[str, str]) -> bool:
+        try:
+            self._store.put(key, data, content_type=content_type_for(name), metadata=metadata, if_absent=True)
+        except ObjectExists:
+            return False
+        return True
+
+
+def _size_and_sha256(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
