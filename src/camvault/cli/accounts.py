@@ -1,0 +1,113 @@
+"""``camvault camera add|list|remove|passwd``: the cameras allowed to upload."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from camvault.accounts.registry import AccountError
+from camvault.config.loader import Config
+from camvault.factory import open_cameras
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    camera = verbs.add_parser("camera", help="register, list and remove cameras")
+    actions = camera.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[common],
+        help="register a camera",
+        description="Register a camera. Its FTP login is its NAME; its password is stored hashed.",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="IANA zone of the camera's clock, e.g. Europe/Berlin (default: the config's timezone)",
+    )
+    add.add_argument("--password-stdin", action="store_true", help="read the FTP password from stdin")
+    add.set_defaults(handler=cmd_add)
+    listing = actions.add_parser("list", parents=[common], help="list cameras")
+    listing.set_defaults(handler=cmd_list)
+    remove = actions.add_parser("remove", parents=[common], help="remove a camera (its clips stay)")
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(handler=cmd_remove)
+    passwd = actions.add_parser("passwd", parents=[common], help="set a camera's FTP password")
+    passwd.add_argument("name", metavar="NAME")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    passwd.set_defaults(handler=cmd_passwd)
+
+
+def require_password(from_stdin: bool) -> str:
+    """Like ``read_password``, but a password must be given."""
+    password = read_password(from_stdin)
+    if password is None:
+        raise AccountError("no password given: pipe it in with --password-stdin")
+    return password
+
+
+def read_password(from_stdin: bool) -> str | None:
+    """The password from stdin (first line) or an interactive prompt; None when neither applies."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            raise AccountError("the two passwords differ; nothing was changed")
+    else:
+        return None
+    if not password:
+        raise AccountError("an empty password is not allowed")
+    return password
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    cameras = open_cameras(config)
+    try:
+        zone = args.timezone or config.settings.timezone
+        password = read_password(args.password_stdin)
+        camera = cameras.add(args.name, zone, password)
+    finally:
+        cameras.close()
+    login = "FTP password set" if camera.has_password else "no FTP password yet: `camvault camera passwd`"
+    print(f"camera {camera.name} added (time zone {camera.timezone}; {login})")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    cameras = open_cameras(config)
+    try:
+        rows = cameras.list()
+    finally:
+        cameras.close()
+    if not rows:
+        print("no cameras yet: add one with `camvault camera add NAME --timezone ZONE`")
+        return 0
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        login = "password set" if row.has_password else "no password"
+        print(f"{row.name:<{width}}  {row.timezone:<24}  {login}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, config: Config) -> int:
+    cameras = open_cameras(config)
+    try:
+        cameras.remove(args.name)
+    finally:
+        cameras.close()
+    print(f"camera {args.name} removed; its clips stay in the store and the catalog")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
+    password = require_password(args.password_stdin)
+    cameras = open_cameras(config)
+    try:
+        cameras.set_password(args.name, password)
+    finally:
+        cameras.close()
+    print(f"password of camera {args.name} changed")
+    return 0

@@ -1,0 +1,126 @@
+"""Long-running verbs: ``serve`` (everything, embedded), ``process`` (workers only), ``api``."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import threading
+from typing import Any
+
+from camvault.config.loader import Config, ConfigError
+from camvault.factory import build_runtime, open_catalog, storage_location
+
+
+def register(verbs: Any, common: argparse.ArgumentParser) -> None:
+    serve = verbs.add_parser(
+        "serve",
+        parents=[common],
+        help="run the processor and the API on this machine",
+        description="Run everything embedded: object store, processor workers and the REST API.",
+    )
+    serve.set_defaults(handler=cmd_serve)
+    process = verbs.add_parser(
+        "process",
+        parents=[common],
+        help="run only the processor workers",
+        description="Process stored objects that wait in the journal, with retries.",
+    )
+    process.add_argument("--retry-failed", action="store_true", help="try failed objects again")
+    process.add_argument("--once", action="store_true", help="process what is due now, then exit")
+    process.set_defaults(handler=cmd_process)
+    api = verbs.add_parser("api", parents=[common], help="run only the REST API")
+    api.set_defaults(handler=cmd_api)
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def check_loopback(host: str) -> None:
+    """Until the API has authentication it may only listen on this machine."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"[api] listen = {host!r}: this version's API has no login yet, so it only listens on "
+            '127.0.0.1; set [api] listen = "127.0.0.1:8080" and reach it through an SSH tunnel'
+        )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve_api(config: Config, app: Any) -> None:
+    """Run uvicorn until SIGINT or SIGTERM; either is a clean stop (exit status 0)."""
+    import uvicorn
+
+    host, port = split_listen(config.settings.api.listen)
+    check_loopback(host)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
+    # uvicorn re-raises the signal it caught after shutting down; make SIGTERM end like SIGINT
+    # so that the caller's cleanup runs.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from camvault.api.app import create_app
+
+    host, port = split_listen(config.settings.api.listen)
+    check_loopback(host)
+    runtime = build_runtime(config)
+    try:
+        runtime.workers.start()
+        where = storage_location(config)
+        print(f"camvault serving from {config.path or config.base_dir}")
+        print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
+        print(f"  catalog:  {config.settings.catalog.url}")
+        print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
+        print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
+        _serve_api(config, create_app(runtime.catalog))
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_process(args: argparse.Namespace, config: Config) -> int:
+    runtime = build_runtime(config)
+    try:
+        if args.retry_failed:
+            print(f"{runtime.journal.retry_failed()} failed objects queued again")
+        if args.once:
+            count = 0
+            while runtime.workers.run_one() is not None:
+                count += 1
+            print(f"processed {count} objects")
+            return 0
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        runtime.workers.start()
+        print("processor running; Ctrl+C stops it")
+        stop.wait()
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, config: Config) -> int:
+    from camvault.api.app import create_app
+
+    catalog = open_catalog(config)
+    try:
+        _serve_api(config, create_app(catalog))
+    finally:
+        catalog.close()
+    return 0
