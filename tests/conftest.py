@@ -1,14 +1,18 @@
 """Fixtures shared by every tier: leak detection, and the real SeaweedFS server.
 
-Every test is checked for leaked threads: a test that leaves a thread running (an unclosed
-catalog writer, a worker pool never stopped) fails, as in pyftpdlib's test suite.
+Every test is checked for leaks: a test that leaves a thread running (an unclosed catalog
+writer, a worker pool never stopped) or a file descriptor open (a database, a socket, a file)
+fails, as in pyftpdlib's test suite.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +35,66 @@ def no_leaked_threads() -> Iterator[None]:
             return
         time.sleep(0.05)
     pytest.fail(f"test left threads running: {[t.name for t in leaked]}")
+
+
+def _open_fds() -> dict[int, str]:
+    fds = {}
+    for entry in Path("/proc/self/fd").iterdir():
+        try:
+            fds[int(entry.name)] = str(entry.readlink())
+        except OSError:
+            continue
+    return fds
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_fds(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = _open_fds()
+    yield
+    deadline = time.monotonic() + LEAK_GRACE_S
+    leaked: dict[int, str] = {}
+    while time.monotonic() < deadline:
+        now = _open_fds()
+        leaked = {fd: target for fd, target in now.items() if before.get(fd) != target}
+        if not leaked:
+            return
+        gc.collect()  # a file object dropped without close() is only closed when collected
+        time.sleep(0.05)
+    pytest.fail(f"test left file descriptors open: {leaked}")
+
+
+def _children() -> set[int]:
+    """Live (not zombie) child processes of this test process, but for the session's shared
+    SeaweedFS server (started by whichever test first needs it, stopped at session end)."""
+    me = str(os.getpid())
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me and fields[0] != "Z" and not _is_session_server(stat.parent):
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _is_session_server(proc: Path) -> bool:
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return Path(argv[0].decode()).name == "weed" and b"mini" in argv
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    before = _children()
+    yield
+    deadline = time.monotonic() + LEAK_GRACE_S
+    leaked: set[int] = set()
+    while time.monotonic() < deadline:
+        leaked = _children() - before
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"test left child processes running (servers?): {sorted(leaked)}")

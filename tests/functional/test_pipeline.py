@@ -225,3 +225,18 @@ def test_catalog_uses_wal(config: Path, media: Path) -> None:
     assert camvault("ingest", media / SNAP, "--camera", "backyard", "--config", config).code == 0
     with sqlite3.connect(config.parent / "catalog.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reindex_drops_entries_whose_objects_are_gone(config: Path, media: Path) -> None:
+    assert (
+        camvault("ingest", media / CLIP, media / SNAP, "--camera", "backyard", "--config", config).code == 0
+    )
+    store = open_store(load_config(str(config), {}, config.parent), notify=None)
+    try:
+        store.delete(f"backyard/2016-10-18/Hour-18/snap/{SNAP}")
+    finally:
+        store.close()
+    run = camvault("reindex", "--config", config)
+    assert run.code == 0, run.err
+    assert "1 entries removed whose objects are gone" in run.out
+    assert [e["kind"] for e in events(config)] == ["record"]

@@ -54,8 +54,9 @@ def parts(tmp_path: Path) -> Iterator[dict[str, Any]]:
     clock = Clock()
     catalog = SQLiteCatalog(tmp_path / "catalog.db")
     journal = Journal(tmp_path / "journal.db", clock=clock)
-    yield {"clock": clock, "catalog": catalog, "journal": journal, "tmp": tmp_path}
-    journal.close()
+    parts = {"clock": clock, "catalog": catalog, "journal": journal, "tmp": tmp_path}
+    yield parts
+    parts["journal"].close()
     catalog.close()
 
 

@@ -140,6 +140,12 @@ class CameraRegistry:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> CameraRegistry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def _camera(row: tuple[str, str, int, int]) -> Camera:
     return Camera(

@@ -64,24 +64,17 @@ def read_password(from_stdin: bool) -> str | None:
 
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
-    cameras = open_cameras(config)
-    try:
-        zone = args.timezone or config.settings.timezone
-        password = read_password(args.password_stdin)
-        camera = cameras.add(args.name, zone, password)
-    finally:
-        cameras.close()
+    password = read_password(args.password_stdin)
+    with open_cameras(config) as cameras:
+        camera = cameras.add(args.name, args.timezone or config.settings.timezone, password)
     login = "FTP password set" if camera.has_password else "no FTP password yet: `camvault camera passwd`"
     print(f"camera {camera.name} added (time zone {camera.timezone}; {login})")
     return 0
 
 
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
-    cameras = open_cameras(config)
-    try:
+    with open_cameras(config) as cameras:
         rows = cameras.list()
-    finally:
-        cameras.close()
     if not rows:
         print("no cameras yet: add one with `camvault camera add NAME --timezone ZONE`")
         return 0
@@ -93,21 +86,15 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, config: Config) -> int:
-    cameras = open_cameras(config)
-    try:
+    with open_cameras(config) as cameras:
         cameras.remove(args.name)
-    finally:
-        cameras.close()
     print(f"camera {args.name} removed; its clips stay in the store and the catalog")
     return 0
 
 
 def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
     password = require_password(args.password_stdin)
-    cameras = open_cameras(config)
-    try:
+    with open_cameras(config) as cameras:
         cameras.set_password(args.name, password)
-    finally:
-        cameras.close()
     print(f"password of camera {args.name} changed")
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from camvault.catalog.base import EventQuery
+from camvault.catalog.base import Catalog, EventQuery
 from camvault.cli.progress import Progress
 from camvault.config.loader import Config
 from camvault.domain.keys import event_id_for_key, is_derived_key
@@ -166,25 +166,49 @@ def cmd_reindex(args: argparse.Namespace, config: Config) -> int:
             for info in runtime.store.list(f"{prefix}/" if prefix else "")
             if not is_derived_key(info.key)
         ]
-        progress = Progress("reindex", len(keys))
-
-        def one(key: str) -> Outcome:
-            try:
-                return runtime.processor.process(key)
-            finally:
-                progress.advance()
-
-        with ThreadPoolExecutor(max(1, config.settings.processor.workers)) as pool:
-            outcomes = list(pool.map(one, keys))
-        progress.finish()
+        outcomes = _process_all(runtime, keys, config.settings.processor.workers)
+        removed = _prune(runtime.catalog, set(keys))
     finally:
         runtime.close()
     cataloged = sum(1 for o in outcomes if o.status == "cataloged")
     rejected = [o for o in outcomes if o.status == "rejected"]
     for outcome in rejected:
         print(f"not cataloged: {outcome.key}: {outcome.reason}")
-    print(f"reindex: {cataloged} events cataloged from {len(keys)} objects, {len(rejected)} rejected")
+    print(
+        f"reindex: {cataloged} events cataloged from {len(keys)} objects, {len(rejected)} rejected, "
+        f"{removed} entries removed whose objects are gone"
+    )
     return 1 if rejected else 0
+
+
+def _process_all(runtime: Runtime, keys: list[str], threads: int) -> list[Outcome]:
+    progress = Progress("reindex", len(keys))
+
+    def one(key: str) -> Outcome:
+        try:
+            return runtime.processor.process(key)
+        finally:
+            progress.advance()
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        outcomes = list(pool.map(one, keys))
+    progress.finish()
+    return outcomes
+
+
+def _prune(catalog: Catalog, keep: set[str]) -> int:
+    """Delete catalog entries whose objects are no longer in the store."""
+    gone: list[str] = []
+    cursor = None
+    while True:
+        page = catalog.query(EventQuery(newest_first=False, limit=500, cursor=cursor))
+        gone += [event.id for event in page.events if event.key not in keep]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    for event_id in gone:
+        catalog.delete(event_id)
+    return len(gone)
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
