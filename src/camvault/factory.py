@@ -112,6 +112,9 @@ class Runtime:
     ingestor: Ingestor
     clock: Callable[[], datetime] = field(default=utcnow)
 
+    def camera_names(self) -> list[str]:
+        return [camera.name for camera in self.cameras.list()]
+
     def close(self) -> None:
         self.workers.stop()
         self.store.close()

@@ -32,10 +32,10 @@ from camvault.domain.keys import (
 from camvault.domain.model import format_instant
 from camvault.processor.core import (
     META_CAMERA,
-    META_CAPTURE,
     META_RECEIVED,
     META_SHA256,
     META_SOURCE,
+    capture_metadata,
 )
 from camvault.store.base import ObjectExists, ObjectStore
 
@@ -77,7 +77,8 @@ class Ingestor:
     def ingest(self, path: Path, camera: str, source_path: str | None = None) -> Stored:
         """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
         path for it, which may carry the capture time in its folders)."""
-        zone = self._cameras.get(camera).zone
+        registered = self._cameras.get(camera)
+        camera, zone = registered.name, registered.zone
         name = storable_filename(path.name)
         try:
             validate_filename(name)
@@ -93,7 +94,7 @@ class Ingestor:
         size, digest = _size_and_sha256(path)
         metadata = {
             META_CAMERA: camera,
-            META_CAPTURE: format_instant(capture.instant),
+            **capture_metadata(capture),
             META_RECEIVED: format_instant(received),
             META_SOURCE: quote(source_path or name, safe="/:@+ -_.~[]"),
             META_SHA256: digest,

@@ -60,10 +60,32 @@ def test_no_config_anywhere_says_how_to_make_one(tmp_path: Path) -> None:
         load_config(None, {}, tmp_path)
 
 
-def test_environment_alone_is_enough_as_on_lambda(tmp_path: Path) -> None:
-    config = load_config(None, {"CAMVAULT_STORAGE_URL": "s3://camvault-clips/patrolcams"}, tmp_path)
+def test_environment_alone_is_enough_when_it_names_store_and_catalog(tmp_path: Path) -> None:
+    env = {
+        "CAMVAULT_STORAGE_URL": "s3://camvault-clips/patrolcams",
+        "CAMVAULT_CATALOG_URL": "dynamodb://events",
+    }
+    config = load_config(None, env, tmp_path)
     assert config.settings.storage.url == "s3://camvault-clips/patrolcams"
     assert config.base_dir == tmp_path
+
+
+def test_a_stray_variable_does_not_start_an_empty_instance(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no configuration"):
+        load_config(None, {"CAMVAULT_API_LISTEN": "127.0.0.1:9000"}, tmp_path)
+
+
+def test_a_folder_given_as_config_means_its_camvault_toml(tmp_path: Path) -> None:
+    path = write(tmp_path, 'timezone = "Asia/Tokyo"\n')
+    assert load_config(str(tmp_path), {}, Path("/")).path == path.resolve()
+
+
+def test_errors_name_the_layer_the_bad_value_came_from(tmp_path: Path) -> None:
+    path = write(tmp_path, '[api]\nlisten = "127.0.0.1:8000"\n')
+    with pytest.raises(ConfigError, match=r"^environment: \[api\] listen = 'nope'"):
+        load_config(str(path), {"CAMVAULT_API_LISTEN": "nope"}, tmp_path)
+    with pytest.raises(ConfigError, match=r"^command line: \[retention\] days"):
+        load_config(str(path), {}, tmp_path, {"retention.days": "x"})
 
 
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:

@@ -7,23 +7,26 @@ are answered 400 with a message, never 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from camvault import __version__
-from camvault.catalog.base import MAX_LIMIT, BadCursor, Catalog, EventQuery
+from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.domain.model import format_instant, parse_instant
-from camvault.domain.timeline import day_bounds
+from camvault.domain.timeline import DayBounds, day_bounds
 
 API = "/api/v1"
 
 
-def create_app(catalog: Catalog) -> FastAPI:
-    """The API app over ``catalog``."""
+def create_app(catalog: Catalog, registered: Callable[[], Iterable[str]] | None = None) -> FastAPI:
+    """The API app over ``catalog``. ``registered`` names the cameras known to this site, so a
+    camera that has not uploaded yet is listed too (with no events)."""
     app = FastAPI(
         title="camvault",
         version=__version__,
@@ -32,9 +35,9 @@ def create_app(catalog: Catalog) -> FastAPI:
         redoc_url=None,
     )
 
-    @app.exception_handler(ValueError)
-    async def bad_value(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=400)
 
     @app.get(f"{API}/healthz")
     def healthz() -> dict[str, str]:
@@ -42,19 +45,10 @@ def create_app(catalog: Catalog) -> FastAPI:
 
     @app.get(f"{API}/cameras")
     def cameras() -> dict[str, Any]:
-        return {
-            "cameras": [
-                {
-                    "name": summary.camera,
-                    "event_count": summary.event_count,
-                    "record_count": summary.record_count,
-                    "snap_count": summary.snap_count,
-                    "latest": summary.latest.to_json() if summary.latest else None,
-                    "last_seen": format_instant(summary.latest.capture_time) if summary.latest else None,
-                }
-                for summary in catalog.cameras()
-            ]
-        }
+        summaries = {summary.camera: summary for summary in catalog.cameras()}
+        for name in registered() if registered else ():
+            summaries.setdefault(name, CameraSummary(name, 0, 0, 0, None))
+        return {"cameras": [_camera_json(summaries[name]) for name in sorted(summaries)]}
 
     @app.get(f"{API}/events")
     def events(
@@ -72,23 +66,22 @@ def create_app(catalog: Catalog) -> FastAPI:
     ) -> dict[str, Any]:
         lower, upper = _instant(start, "start"), _instant(end, "end")
         if day is not None:
-            bounds = day_bounds(day, _zone(tz))
+            bounds = _day(day, tz)
             lower = max(lower, bounds.start) if lower else bounds.start
             upper = min(upper, bounds.end) if upper else bounds.end
         try:
-            page = catalog.query(
-                EventQuery(
-                    camera=camera,
-                    start=lower,
-                    end=upper,
-                    kind=kind,
-                    newest_first=order == "newest",
-                    limit=limit,
-                    cursor=cursor,
-                )
+            query = EventQuery(
+                camera=camera,
+                start=lower,
+                end=upper,
+                kind=kind,
+                newest_first=order == "newest",
+                limit=limit,
+                cursor=cursor,
             )
         except BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
+        page = catalog.query(query)
         return {
             "events": [event.to_json() for event in page.events],
             "next_cursor": page.next_cursor,
@@ -102,6 +95,34 @@ def create_app(catalog: Catalog) -> FastAPI:
         return found.to_json()
 
     return app
+
+
+def _camera_json(summary: CameraSummary) -> dict[str, Any]:
+    latest = summary.latest
+    return {
+        "name": summary.camera,
+        "event_count": summary.event_count,
+        "record_count": summary.record_count,
+        "snap_count": summary.snap_count,
+        "latest": latest.to_json() if latest else None,
+        "last_seen": format_instant(latest.capture_time) if latest else None,
+    }
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One readable line from FastAPI's structured validation errors."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _day(day: date, tz: str) -> DayBounds:
+    try:
+        return day_bounds(day, _zone(tz))
+    except ValueError as exc:
+        raise HTTPException(400, f"date={day.isoformat()}: {exc}") from None
 
 
 def _instant(value: str | None, name: str) -> datetime | None:

@@ -19,6 +19,7 @@ from typing import Protocol
 from camvault.domain.model import CatalogEvent, Kind
 
 MAX_LIMIT = 500
+MAX_ABS_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z: every datetime fits, and every SQLite integer
 
 
 class CatalogError(Exception):
@@ -53,6 +54,8 @@ def decode_cursor(cursor: str) -> Position:
         ms, event_id = text.split(":", 1)
         if not event_id:
             raise ValueError("empty id")
+        if abs(int(ms)) > MAX_ABS_MS:
+            raise ValueError("instant out of range")
         return Position(int(ms), event_id)
     except (ValueError, binascii.Error, UnicodeError) as exc:
         raise BadCursor(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page") from exc

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from camvault.config.loader import Config, ConfigError
-from camvault.factory import build_runtime, open_catalog, storage_location
+from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -87,7 +87,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         print(f"  catalog:  {config.settings.catalog.url}")
         print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
         print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
-        _serve_api(config, create_app(runtime.catalog))
+        _serve_api(config, create_app(runtime.catalog, registered=runtime.camera_names))
     finally:
         runtime.close()
     return 0
@@ -120,7 +120,8 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
 
     catalog = open_catalog(config)
     try:
-        _serve_api(config, create_app(catalog))
+        with open_cameras(config) as cameras:
+            _serve_api(config, create_app(catalog, registered=lambda: [c.name for c in cameras.list()]))
     finally:
         catalog.close()
     return 0

@@ -61,26 +61,36 @@ def load_config(
     *,
     require_file: bool = True,
 ) -> Config:
-    """Read and validate settings. ``overrides`` map dotted keys (``api.listen``) to flag values."""
+    """Read and validate settings. ``overrides`` map dotted keys (``api.listen``) to flag values.
+
+    Without a config file, settings may come from the environment alone only when it names both
+    the store and the catalog (``CAMVAULT_STORAGE_URL``, ``CAMVAULT_CATALOG_URL``), as on Lambda;
+    otherwise a stray ``CAMVAULT_*`` variable would quietly start an empty instance here.
+    """
     path = find_config_file(flag, env, cwd)
     data: dict[str, Any] = {}
     if path is None:
-        if require_file and not _has_env_settings(env):
+        if require_file and not _environment_names_everything(env):
             raise ConfigError(
                 f"no configuration: no {DEFAULT_FILE} in {cwd}, no --config and no {CONFIG_ENV}; "
                 "create one with `camvault init DIR` and pass --config DIR/camvault.toml"
             )
         base_dir = cwd
     else:
+        if path.is_dir():
+            path = path / DEFAULT_FILE
         data = _read_toml(path)
         base_dir = path.resolve().parent
-    layered = _layer(data, _env_values(env), dict(overrides or {}))
-    settings = build_settings(layered, source=str(path) if path else "environment")
+    from_env, flags = _env_values(env), dict(overrides or {})
+    # Check each layer on its own first, so an error names where the bad value came from.
+    for layer, source in ((data, str(path)), (from_env, "environment"), (flags, "command line")):
+        build_settings(_layer(layer), source=source)
+    settings = build_settings(_layer(data, from_env, flags), source=str(path) if path else "environment")
     return Config(settings=settings, base_dir=base_dir, path=path.resolve() if path else None)
 
 
-def _has_env_settings(env: Mapping[str, str]) -> bool:
-    return any(name.startswith(ENV_PREFIX) and name != CONFIG_ENV for name in env)
+def _environment_names_everything(env: Mapping[str, str]) -> bool:
+    return bool(env.get(f"{ENV_PREFIX}STORAGE_URL") and env.get(f"{ENV_PREFIX}CATALOG_URL"))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

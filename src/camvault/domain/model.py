@@ -77,7 +77,10 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError(f"instant {text!r} has no UTC offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"instant {text!r} is outside the years 1-9999 in UTC") from None
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,9 @@ class CatalogEvent:
 
     ``capture_time`` is always an aware datetime in UTC. ``received_time`` is when the gateway
     (or the store) had the complete upload; ``clock_skew`` flags a capture time far from it.
-    ``problem`` says why the media is not playable (``None`` when it is).
+    ``problem`` says why the media is not playable (``None`` when it is). ``extra`` holds
+    string facts that travel with the event: ``capture_source`` (filename, path, arrival) and
+    ``capture_note`` (e.g. how an ambiguous DST wall time was resolved).
     """
 
     id: str
@@ -133,4 +138,6 @@ class CatalogEvent:
             "clock_skew": self.clock_skew,
             "received_time": format_instant(self.received_time) if self.received_time else None,
             "problem": self.problem,
+            "capture_source": self.extra.get("capture_source"),
+            "capture_note": self.extra.get("capture_note"),
         }

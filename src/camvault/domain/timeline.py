@@ -24,7 +24,11 @@ class DayBounds:
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> DayBounds:
-    """The UTC instants at which ``day`` starts and ends in ``zone``."""
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    """The UTC instants at which ``day`` starts and ends in ``zone``; ValueError at the ends of
+    the calendar (a day whose bounds fall outside the years 1-9999 in UTC)."""
+    try:
+        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"the day {day.isoformat()} in {zone.key} is outside the supported years") from None
     return DayBounds(start, end)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +23,9 @@ from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from camvault.catalog.base import Catalog
-from camvault.domain.capture import is_clock_skewed, resolve_capture_time
+from camvault.domain.capture import CaptureTime, is_clock_skewed, resolve_capture_time
 from camvault.domain.keys import BadKey, event_id_for_key, is_derived_key, parse_key, thumbnail_key
-from camvault.domain.model import CatalogEvent, MediaAnalysis, parse_instant
+from camvault.domain.model import CatalogEvent, MediaAnalysis, format_instant, parse_instant
 from camvault.media.probe import MediaLimits, analyse
 from camvault.store.base import ObjectInfo, ObjectNotFound, ObjectStore
 
@@ -37,6 +37,27 @@ META_RECEIVED = "received-time"
 META_SOURCE = "source-path"
 META_SHA256 = "sha256"
 META_DERIVED_FROM = "derived-from"
+META_CAPTURE_SOURCE = "capture-source"
+META_CAPTURE_NOTE = "capture-note"
+NAME_SOURCES = ("filename", "path")
+
+
+def capture_metadata(capture: CaptureTime) -> dict[str, str]:
+    """Object metadata recording a capture time and how it was found."""
+    metadata = {META_CAPTURE: format_instant(capture.instant), META_CAPTURE_SOURCE: capture.source}
+    if capture.note:
+        metadata[META_CAPTURE_NOTE] = quote(capture.note, safe=" ()-_.,:;")
+    return metadata
+
+
+def capture_extra(capture: CaptureTime, metadata: Mapping[str, str]) -> dict[str, str]:
+    """The event's ``capture_source`` and ``capture_note``: how the instant was found originally."""
+    if capture.source == "metadata":
+        source = metadata.get(META_CAPTURE_SOURCE, "metadata")
+        note = unquote(metadata.get(META_CAPTURE_NOTE, "")) or None
+    else:
+        source, note = capture.source, capture.note
+    return {"capture_source": source, **({"capture_note": note} if note else {})}
 
 
 @dataclass(frozen=True)
@@ -109,9 +130,7 @@ class Processor:
         thumb: str | None,
     ) -> CatalogEvent:
         received = _received_time(info)
-        zone = self._zone_of(camera) or self._settings.default_zone
-        source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
-        capture = resolve_capture_time(source, zone, received, info.metadata.get(META_CAPTURE))
+        capture = self._capture(camera, key, info, received)
         probe = analysis.probe
         return CatalogEvent(
             id=event_id_for_key(key),
@@ -127,7 +146,19 @@ class Processor:
             clock_skew=is_clock_skewed(capture.instant, received, self._settings.skew_tolerance),
             received_time=received,
             problem=probe.reason,
+            extra=capture_extra(capture, info.metadata),
         )
+
+    def _capture(self, camera: str, key: str, info: ObjectInfo, received: datetime) -> CaptureTime:
+        """The capture instant. A time read from the file name is read again in the camera's
+        current zone, so correcting a camera's zone and running ``reindex`` corrects its clips;
+        otherwise the ``capture-time`` the gateway recorded wins."""
+        zone = self._zone_of(camera)
+        recorded = info.metadata.get(META_CAPTURE)
+        if zone is not None and info.metadata.get(META_CAPTURE_SOURCE) in NAME_SOURCES:
+            recorded = None
+        source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
+        return resolve_capture_time(source, zone or self._settings.default_zone, received, recorded)
 
     def _analyse(self, key: str, info: ObjectInfo) -> MediaAnalysis:
         with self._local_copy(key, info) as path:
