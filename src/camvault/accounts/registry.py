@@ -17,14 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from camvault.accounts.passwords import hash_secret, verify_secret
 from camvault.domain.keys import validate_camera_name
 from camvault.domain.model import epoch_ms
+from camvault.sqlitedb import connect, migrate
 
-_SCHEMA = [
-    """CREATE TABLE cameras (
-        name TEXT PRIMARY KEY,
-        timezone TEXT NOT NULL,
-        password_hash TEXT,
-        created_ms INTEGER NOT NULL
-    )""",
+_MIGRATIONS = [
+    (
+        """CREATE TABLE cameras (
+            name TEXT PRIMARY KEY COLLATE NOCASE,
+            timezone TEXT NOT NULL,
+            password_hash TEXT,
+            created_ms INTEGER NOT NULL
+        )""",
+    ),
 ]
 
 
@@ -62,20 +65,13 @@ class CameraRegistry:
     """Cameras in a SQLite file; safe to use from several threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, statement in enumerate(_SCHEMA[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number}")
-                self._db.execute("COMMIT")
+        self._db = connect(path)
+        try:
+            migrate(self._db, _MIGRATIONS, "accounts")
+        except BaseException:
+            self._db.close()
+            raise
 
     def add(self, name: str, timezone: str, password: str | None = None) -> Camera:
         try:
@@ -93,7 +89,8 @@ class CameraRegistry:
                 )
             except sqlite3.IntegrityError:
                 raise AccountError(
-                    f"camera {name!r} already exists; use `camvault camera passwd {name}` to change it"
+                    f"camera {name!r} already exists (names ignore case); change it with "
+                    f"`camvault camera set` or `camvault camera passwd`"
                 ) from None
         return self.get(name)
 
@@ -130,6 +127,16 @@ class CameraRegistry:
             ).rowcount
         if not updated:
             raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+
+    def set_timezone(self, name: str, timezone: str) -> Camera:
+        check_zone(timezone)
+        with self._lock:
+            updated = self._db.execute(
+                "UPDATE cameras SET timezone = ? WHERE name = ?", (timezone, name)
+            ).rowcount
+        if not updated:
+            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+        return self.get(name)
 
     def check_password(self, name: str, password: str) -> bool:
         with self._lock:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar, cast
 
+from camvault import sqlitedb
 from camvault.catalog import sqlite_schema as schema
 from camvault.catalog.base import CameraSummary, CatalogError, EventPage, EventQuery, encode_cursor
 from camvault.domain.model import CatalogEvent
@@ -227,9 +228,7 @@ class SQLiteCatalog:
         conn = self._connect(check_same_thread=True)
         try:
             if not self.in_memory:
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise CatalogError(f"catalog {self.path}: cannot switch to WAL ({mode})")
+                sqlitedb.enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             schema.migrate(conn)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from camvault import sqlitedb
 from camvault.catalog.base import CatalogError, EventQuery, Position, decode_cursor
-from camvault.domain.model import KINDS, CatalogEvent, Kind, MediaInfo
+from camvault.domain.model import KINDS, CatalogEvent, Kind, MediaInfo, epoch_ms
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MS = timedelta(milliseconds=1)
@@ -174,7 +175,7 @@ def to_ms(instant: datetime) -> int:
     """UTC epoch milliseconds, floored; exact integer arithmetic (no float rounding)."""
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
-    return (instant - EPOCH) // ONE_MS
+    return epoch_ms(instant)
 
 
 def ceil_ms(instant: datetime) -> int:
@@ -192,26 +193,12 @@ def from_ms(ms: int) -> datetime:
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the catalog to ``SCHEMA_VERSION``; returns the version found before.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``); each migration runs in its
-    own ``BEGIN IMMEDIATE`` transaction together with its ``user_version`` bump.
+    ``conn`` must be in autocommit mode (``isolation_level=None``); see ``camvault.sqlitedb``.
     """
-    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if found > SCHEMA_VERSION:
-        raise CatalogError(
-            f"catalog schema version {found} is newer than this camvault understands "
-            f"({SCHEMA_VERSION}): upgrade camvault"
-        )
-    for version in range(found, SCHEMA_VERSION):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[version]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    return found
+    try:
+        return sqlitedb.migrate(conn, MIGRATIONS, "catalog")
+    except sqlitedb.NewerSchema as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def event_to_row(event: CatalogEvent) -> dict[str, object]:

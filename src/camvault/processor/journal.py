@@ -1,4 +1,5 @@
-"""The processor journal: a durable queue of object keys waiting to be processed.
+"""The processor journal: a durable queue of object keys waiting to be processed, and the
+record of which uploaded bytes went to which key.
 
 An object's ObjectCreated notification is written here before anyone processes it, so a crash
 or restart loses nothing: pending keys are picked up again. A key is removed only after it was
@@ -14,31 +15,38 @@ This module decides the queue's states; it knows nothing of what processing mean
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from camvault.clock import Clock, utcnow
 from camvault.domain.model import epoch_ms
+from camvault.sqlitedb import connect, migrate, transaction
 
-_SCHEMA = [
-    """CREATE TABLE pending (
-        key TEXT PRIMARY KEY,
-        state TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        due_ms INTEGER NOT NULL,
-        claimed_until_ms INTEGER NOT NULL DEFAULT 0,
-        created_ms INTEGER NOT NULL,
-        last_error TEXT
-    );
-    CREATE INDEX pending_due ON pending (state, due_ms, created_ms);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    """,
+_MIGRATIONS = [
+    (
+        """CREATE TABLE pending (
+            key TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_ms INTEGER NOT NULL,
+            claimed_until_ms INTEGER NOT NULL DEFAULT 0,
+            created_ms INTEGER NOT NULL,
+            last_error TEXT
+        )""",
+        "CREATE INDEX pending_due ON pending (state, due_ms, created_ms)",
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        """CREATE TABLE uploads (
+            camera TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (camera, name, sha256)
+        )""",
+    ),
 ]
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -56,25 +64,19 @@ class JournalStats:
     counters: dict[str, int]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Journal:
     """Durable queue of keys to process, in one SQLite file shared by processes."""
 
-    def __init__(self, path: Path, *, clock: Clock = _utcnow, rng: random.Random | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, clock: Clock = utcnow, rng: random.Random | None = None) -> None:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(_SCHEMA[version:], start=version + 1):
-                self._db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version={number}; COMMIT;")
+        self._db = connect(path, synchronous="FULL")
+        try:
+            migrate(self._db, _MIGRATIONS, "processor journal")
+        except BaseException:
+            self._db.close()
+            raise
 
     def _now_ms(self) -> int:
         return epoch_ms(self._clock())
@@ -82,8 +84,7 @@ class Journal:
     def add(self, keys: Iterable[str]) -> None:
         """Record keys to process. A key already waiting stays as it is; a failed one waits again."""
         now = self._now_ms()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, transaction(self._db):
             for key in keys:
                 self._db.execute(
                     "INSERT INTO pending (key, due_ms, created_ms) VALUES (?, ?, ?) "
@@ -91,35 +92,32 @@ class Journal:
                     "WHERE state='failed'",
                     (key, now, now),
                 )
-            self._db.execute("COMMIT")
 
     def claim(self, lease_s: float = 600.0, key: str | None = None) -> Entry | None:
-        """Take the oldest due key (or ``key``) for ``lease_s`` seconds; None when nothing is due."""
+        """Take the oldest due key for ``lease_s`` seconds; None when nothing is due. With ``key``,
+        take that key now even if its retry is not due yet (someone asked for it explicitly);
+        None when it is not waiting or another process holds it."""
         now = self._now_ms()
-        # With key=None the last condition is true for every row: one statement serves both uses.
         with self._lock:
             row = self._db.execute(
                 "UPDATE pending SET claimed_until_ms = ? WHERE key = ("
-                "SELECT key FROM pending WHERE state='pending' AND due_ms <= ? AND claimed_until_ms <= ?"
-                " AND (? IS NULL OR key = ?) ORDER BY due_ms, created_ms LIMIT 1"
+                "SELECT key FROM pending WHERE state='pending' AND claimed_until_ms <= ?"
+                " AND ((? IS NULL AND due_ms <= ?) OR key = ?) ORDER BY due_ms, created_ms LIMIT 1"
                 ") RETURNING key, attempts",
-                (now + int(lease_s * 1000), now, now, key, key),
+                (now + int(lease_s * 1000), now, key, now, key),
             ).fetchone()
         return Entry(row[0], row[1]) if row else None
 
     def done(self, key: str, counter: str) -> None:
         """The key was handled; forget it and count the outcome."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, transaction(self._db):
             self._db.execute("DELETE FROM pending WHERE key = ?", (key,))
             self._bump(counter)
-            self._db.execute("COMMIT")
 
     def fail(self, key: str, error: str, *, max_attempts: int, base_delay_s: float) -> bool:
         """Record a failed attempt; returns True when the key will be retried, False when it failed."""
         now = self._now_ms()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, transaction(self._db):
             row = self._db.execute("SELECT attempts FROM pending WHERE key = ?", (key,)).fetchone()
             attempts = (row[0] if row else 0) + 1
             retry = attempts < max_attempts
@@ -141,8 +139,24 @@ class Journal:
             self._bump("attempts_failed")
             if not retry:
                 self._bump("failed")
-            self._db.execute("COMMIT")
         return retry
+
+    def remember_upload(self, camera: str, name: str, sha256: str, key: str) -> None:
+        """Where this file (camera, name, bytes) was stored, so sending it again finds it."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO uploads (camera, name, sha256, key) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(camera, name, sha256) DO UPDATE SET key = excluded.key",
+                (camera, name, sha256, key),
+            )
+
+    def recall_upload(self, camera: str, name: str, sha256: str) -> str | None:
+        """The key this file (camera, name, bytes) was stored under before, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key FROM uploads WHERE camera = ? AND name = ? AND sha256 = ?", (camera, name, sha256)
+            ).fetchone()
+        return row[0] if row else None
 
     def retry_failed(self) -> int:
         """Make every failed key due again; returns how many."""
