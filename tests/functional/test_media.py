@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import json
+import os
+import resource
+import stat
+import tempfile
 from pathlib import Path
 
 import av
@@ -10,7 +16,7 @@ import av.logging
 import pytest
 
 from camvault.domain.model import MediaAnalysis
-from camvault.media.probe import MediaLimits, analyse
+from camvault.media.probe import MediaLimits, MediaReadError, analyse, container_options
 from camvault.media.thumbnail import thumbnail_height
 from tests.support.media import make_clip, make_corrupt, make_jpeg, make_png
 
@@ -257,12 +263,114 @@ def test_text_file_renamed_mp4(tmp_path: Path) -> None:
     assert_unplayable(analyse(text), "not a media file")
 
 
-def test_nonexistent_path(tmp_path: Path) -> None:
-    assert_unplayable(analyse(tmp_path / "missing.mp4"), "no such file")
+# --- a file that cannot be read is not "unplayable": analyse raises so the caller retries ----
 
 
-def test_directory(tmp_path: Path) -> None:
-    assert_unplayable(analyse(tmp_path), "directory")
+def test_nonexistent_path_raises(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(MediaReadError) as raised:
+        analyse(missing)
+    assert raised.value.errno == errno.ENOENT
+    assert str(missing) in str(raised.value)
+    assert isinstance(raised.value, OSError)
+
+
+def test_directory_raises(tmp_path: Path) -> None:
+    with pytest.raises(MediaReadError, match="is a directory") as raised:
+        analyse(tmp_path)
+    assert raised.value.errno == errno.EISDIR
+    assert str(tmp_path) in str(raised.value)
+
+
+def test_path_through_a_file_raises(tmp_path: Path) -> None:
+    # ENOTDIR: fails for root too (a file used as a folder)
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    with pytest.raises(MediaReadError) as raised:
+        analyse(clip / "inside.mp4")
+    assert raised.value.errno == errno.ENOTDIR
+
+
+def test_fifo_raises_without_blocking(tmp_path: Path) -> None:
+    # Opening a FIFO with no writer would block FFmpeg for ever; it is not an upload anyway.
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(MediaReadError, match="a FIFO, not a regular file"):
+        analyse(fifo)
+
+
+def test_too_many_open_files_raises(tmp_path: Path) -> None:
+    # A real EMFILE from FFmpeg's own open(2) (PyAV raises av.error.OSError, which is both an
+    # FFmpegError and an OSError): the file is fine, the process is out of descriptors.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
+    assert_playable(analyse(clip))
+    lowest_free = os.dup(0)
+    os.close(lowest_free)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        with pytest.raises(MediaReadError) as raised:
+            analyse(clip)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert raised.value.errno == errno.EMFILE
+    assert str(clip) in str(raised.value)
+    assert isinstance(raised.value.__cause__, av.error.FFmpegError)
+    assert_playable(analyse(clip))  # the same file, once descriptors are free again
+
+
+NOBODY = 65534
+
+
+def analyse_without_root(path: Path) -> dict[str, object]:
+    """``analyse(path)`` as a user without root's power to read any file: in this process when
+    it is not root, else in a forked child that drops to uid/gid 65534. What it raised, if any."""
+    if os.geteuid() != 0:
+        return _outcome(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            os.write(write_end, json.dumps(_outcome(path)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0, "the unprivileged child failed"
+    outcome: dict[str, object] = json.loads(report)
+    return outcome
+
+
+def _outcome(path: Path) -> dict[str, object]:
+    try:
+        analysis = analyse(path)
+    except Exception as exc:
+        return {"raised": type(exc).__name__, "errno": getattr(exc, "errno", None), "message": str(exc)}
+    return {"raised": None, "playable": analysis.probe.playable, "reason": analysis.probe.reason}
+
+
+def test_permission_denied_raises() -> None:
+    # stat(2) works (the folder is searchable), open(2) fails with EACCES inside FFmpeg.
+    with tempfile.TemporaryDirectory(prefix="camvault-eacces-") as name:
+        folder = Path(name)
+        folder.chmod(stat.S_IRWXU | stat.S_IXGRP | stat.S_IXOTH)  # others may only search it
+        clip = make_clip(folder / "clip.mp4", seconds=1.0)
+        assert_playable(analyse(clip))
+        clip.chmod(0)
+        try:
+            outcome = analyse_without_root(clip)
+        finally:
+            clip.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    assert outcome["raised"] == "MediaReadError", outcome
+    assert outcome["errno"] == errno.EACCES
+    assert f"cannot read media file {clip}: Permission denied" in str(outcome["message"])
 
 
 def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
@@ -340,6 +448,35 @@ def test_packet_limit(tmp_path: Path) -> None:
     assert_playable(enough)
 
 
+def bytes_read_by_this_process() -> int:
+    """``rchar`` of /proc/self/io: every byte this process has read through read(2) and kin."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+def bytes_read_by_analyse(path: Path, limits: MediaLimits) -> int:
+    before = bytes_read_by_this_process()
+    assert_playable(analyse(path, limits=limits))
+    return bytes_read_by_this_process() - before
+
+
+def test_probe_limits_bound_how_much_ffmpeg_reads_to_find_the_streams(tmp_path: Path) -> None:
+    # MPEG-TS declares no codec parameters up front: FFmpeg reads packets until it has them, and
+    # more to estimate the frame rate, up to probesize bytes / analyzeduration of stream time.
+    clip = make_clip(tmp_path / "clip.ts", seconds=4.0, width=640, height=480, fps=25, keyframe_interval=1)
+    options = container_options(MediaLimits(probe_bytes=1_000_000, probe_seconds=2.5))
+    assert (options["probesize"], options["analyzeduration"]) == ("1000000", "2500000")
+
+    unlimited = bytes_read_by_analyse(clip, MediaLimits(probe_bytes=50_000_000, probe_seconds=100))
+    few_bytes = bytes_read_by_analyse(clip, MediaLimits(probe_bytes=32))
+    short_time = bytes_read_by_analyse(clip, MediaLimits(probe_seconds=0.04))
+
+    assert few_bytes + 50_000 < unlimited
+    assert short_time + 50_000 < unlimited
+
+
 def test_time_limit(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "clip.mp4", seconds=1.0)
 
@@ -356,6 +493,8 @@ def test_time_limit(tmp_path: Path) -> None:
         {"max_packets": 0},
         {"thumbnail_width": 321},
         {"thumbnail_width": 0},
+        {"probe_bytes": 31},
+        {"probe_seconds": 0.0},
     ],
 )
 def test_limits_are_validated(bad: dict[str, float]) -> None:
@@ -421,13 +560,16 @@ def test_no_file_descriptor_leaks_across_50_analyses(tmp_path: Path) -> None:
         make_corrupt(tmp_path / "noise.mp4", mode="garbage"),
         make_corrupt(tmp_path / "header.mp4", from_clip=good, mode="header-only"),
         make_corrupt(tmp_path / "damaged.mp4", mode="damaged-keyframe"),
-        tmp_path / "missing.mp4",
     ]
+    unreadable = [tmp_path / "missing.mp4", tmp_path, good / "inside.mp4"]
     analyse(good)  # warm up: lazily loaded codec libraries may open files once
     before = open_fds()
 
     results = [analyse(files[i % len(files)]) for i in range(50)]
     results.append(analyse(good, limits=MediaLimits(max_packets=1, max_pixels=10)))
+    for i in range(15):
+        with pytest.raises(MediaReadError):
+            analyse(unreadable[i % len(unreadable)])
 
     assert open_fds() == before
     assert sum(result.probe.playable for result in results) > 0

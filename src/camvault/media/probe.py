@@ -2,9 +2,14 @@
 
 ``analyse`` decides whether a file is playable (it has a video stream and at least one decodable
 frame), what it is (container, duration, size, codecs) and, from the same open of the file, makes
-its JPEG thumbnail. Bad input never raises: it becomes ``ProbeResult.unplayable`` with a reason a
-person can act on. The read is bounded in time (``max_seconds``), work (``max_packets``) and
-memory (``max_pixels``, checked before any frame is decoded).
+its JPEG thumbnail. Bad content never raises: an empty, corrupt, truncated, oversized or too slow
+file, a wrong format or one without video becomes ``ProbeResult.unplayable`` with a reason a
+person can act on. A file that cannot be read at all (missing, no permission, a directory or
+other non-regular file, too many open files, an I/O error) says nothing about its content and
+raises ``MediaReadError`` instead, so the caller retries later rather than cataloging a good clip
+as unplayable for ever. The read is bounded in time (``max_seconds``), work (``max_packets``),
+memory (``max_pixels``, checked before any frame is decoded) and, while FFmpeg works out the
+streams, bytes (``probe_bytes``) and stream time (``probe_seconds``).
 
 Only the file itself is read: FFmpeg may use the ``file`` protocol alone and only the demuxers
 cameras write (no playlists, no concat scripts, no image-sequence patterns), so a hostile upload
@@ -16,6 +21,8 @@ callers pass a local path in and store what comes out.
 
 from __future__ import annotations
 
+import errno
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +57,40 @@ SUPPORTED_DEMUXERS: tuple[str, ...] = (
 )
 STILL_IMAGE_DEMUXERS = frozenset({"image2", "jpeg_pipe", "png_pipe"})
 
-# Errors PyAV and the file system raise for bad input; everything else is a bug and propagates.
-_BAD_INPUT_ERRORS = (av.error.FFmpegError, OSError, ValueError)
+# Errors PyAV raises for bad content; read failures (below) and anything else propagate.
+_BAD_INPUT_ERRORS = (av.error.FFmpegError, ValueError)
+
+# What FFmpeg reports with these errno values is about reading the file, not about its content.
+# (PyAV raises them as classes that are both FFmpegError and OSError: av.error.FileNotFoundError,
+# av.error.PermissionError, av.error.OSError for EIO or EMFILE, ...)
+_READ_FAILURE_ERRNOS = frozenset(
+    {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EISDIR,
+        errno.ENOTDIR,
+        errno.ELOOP,
+        errno.ENAMETOOLONG,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.EIO,
+        errno.ENXIO,
+        errno.ENODEV,
+        errno.ESTALE,
+        errno.EAGAIN,
+        errno.EINTR,
+        errno.ETIMEDOUT,
+        errno.EBUSY,
+    }
+)
+
+
+class MediaReadError(OSError):
+    """The file could not be read, for a reason outside its content: try again later.
+
+    The message names the file; ``errno`` is the operating system's when there is one.
+    """
 
 
 @dataclass(frozen=True)
@@ -62,6 +101,8 @@ class MediaLimits:
     max_pixels: int = 8192 * 8192  # refuse to decode larger frames (memory bound)
     max_packets: int = 600  # demux at most this many packets looking for the first decodable frame
     thumbnail_width: int = 320
+    probe_bytes: int = 5_000_000  # FFmpeg's "probesize": bytes read to find the streams (its default)
+    probe_seconds: float = 5.0  # FFmpeg's "analyzeduration": stream time read to find them
 
     def __post_init__(self) -> None:
         if not self.max_seconds > 0:
@@ -72,17 +113,24 @@ class MediaLimits:
             raise ValueError(f"max_packets must be at least 1, not {self.max_packets}")
         if self.thumbnail_width < 2 or self.thumbnail_width % 2:
             raise ValueError(f"thumbnail_width must be even and at least 2: {self.thumbnail_width}")
+        if self.probe_bytes < 32:
+            raise ValueError(f"probe_bytes must be at least 32 (FFmpeg's minimum), not {self.probe_bytes}")
+        if not self.probe_seconds > 0:
+            raise ValueError(f"probe_seconds must be positive, not {self.probe_seconds}")
 
 
 DEFAULT_LIMITS = MediaLimits()
 
 
-def container_options() -> dict[str, str]:
-    """Demuxer settings: read this one local file with a camera format, nothing else."""
+def container_options(limits: MediaLimits = DEFAULT_LIMITS) -> dict[str, str]:
+    """Demuxer settings: read this one local file with a camera format, nothing else, and look
+    at no more than ``probe_bytes`` / ``probe_seconds`` of it to find its streams."""
     return {
         "protocol_whitelist": "file",
         "format_whitelist": ",".join(SUPPORTED_DEMUXERS),
         "pattern_type": "none",  # image2: a name like "clip%03d.jpg" is one file, not a sequence
+        "probesize": str(limits.probe_bytes),
+        "analyzeduration": str(round(limits.probe_seconds * 1_000_000)),  # microseconds
     }
 
 
@@ -106,18 +154,21 @@ def analyse(
 ) -> MediaAnalysis:
     """Probe ``path`` and, if it is playable and ``want_thumbnail``, make its JPEG thumbnail.
 
-    Never raises for bad input: an unreadable, corrupt, truncated, oversized or too slow file
-    gives ``ProbeResult.unplayable(reason)`` and no thumbnail.
+    Never raises for bad content: a corrupt, empty, truncated, oversized or too slow file, a
+    wrong format or one without video gives ``ProbeResult.unplayable(reason)`` and no thumbnail.
+
+    Raises ``MediaReadError`` (an ``OSError``) when the file cannot be read: missing, no
+    permission, a directory or another non-regular file, too many open files, an I/O error.
     """
     _quiet_libav_logs()
     deadline = time.monotonic() + limits.max_seconds
+    if _regular_file_size(path) == 0:
+        return _unplayable("not a media file: the file is empty")
     try:
-        if path.stat().st_size == 0:
-            return _unplayable("not a media file: the file is empty")
         with av.open(
             _file_url(path),
             mode="r",
-            container_options=container_options(),
+            container_options=container_options(limits),
             metadata_errors="replace",
         ) as container:
             first = _first_frame(container, limits, deadline)
@@ -125,9 +176,56 @@ def analyse(
             thumbnail = _thumbnail(first.frame, limits) if want_thumbnail else None
     except _Unplayable as exc:
         return _unplayable(str(exc))
+    except OSError as exc:
+        if _is_read_failure(exc):
+            raise _read_error(path, exc) from exc
+        return _unplayable(_failure_reason(path, exc))
     except _BAD_INPUT_ERRORS as exc:
         return _unplayable(_failure_reason(path, exc))
     return MediaAnalysis(probe=ProbeResult(playable=True, media=info), thumbnail_jpeg=thumbnail)
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of the regular file at ``path``; MediaReadError when there is none to read.
+
+    A FIFO, socket or device is refused here: FFmpeg would block on a FIFO or read a device
+    without end, and none of them is an uploaded clip.
+    """
+    try:
+        facts = path.stat()
+    except OSError as exc:
+        raise _read_error(path, exc) from exc
+    if stat.S_ISDIR(facts.st_mode):
+        raise MediaReadError(errno.EISDIR, f"cannot read media file {path}: it is a directory")
+    if not stat.S_ISREG(facts.st_mode):
+        raise MediaReadError(f"cannot read media file {path}: {_kind(facts.st_mode)}, not a regular file")
+    return facts.st_size
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
+
+
+def _is_read_failure(exc: OSError) -> bool:
+    """True when ``exc`` is about reading the file rather than about what it contains.
+
+    An OSError raised outside FFmpeg always is; one FFmpeg reports (PyAV makes its errors both
+    FFmpegError and OSError) only for the errno values in ``_READ_FAILURE_ERRNOS``.
+    """
+    if not isinstance(exc, av.error.FFmpegError):
+        return True
+    return exc.errno in _READ_FAILURE_ERRNOS
+
+
+def _read_error(path: Path, exc: OSError) -> MediaReadError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return MediaReadError(exc.errno, f"cannot read media file {path}: {reason}")
 
 
 def _quiet_libav_logs() -> None:
@@ -190,6 +288,8 @@ def _video_stream(container: InputContainer, limits: MediaLimits) -> VideoStream
     try:
         context.open()
     except _BAD_INPUT_ERRORS as exc:
+        if isinstance(exc, OSError) and _is_read_failure(exc):
+            raise  # analyse turns it into MediaReadError
         raise _Unplayable(f"cannot decode {context.name} video: {_detail(exc)}") from exc
     return stream
 
@@ -238,19 +338,13 @@ def _thumbnail(frame: VideoFrame, limits: MediaLimits) -> bytes | None:
 
 
 def _failure_reason(path: Path, exc: BaseException) -> str:
-    """A person's reason for a file that could not be opened as media."""
-    if isinstance(exc, FileNotFoundError):
-        return "cannot read file: no such file"
-    if isinstance(exc, IsADirectoryError):
-        return "cannot read file: it is a directory"
+    """A person's reason for a file that was read but could not be opened as media."""
     if isinstance(exc, av.error.InvalidDataError):
         if _is_mp4_without_index(path):
             return "truncated: MP4 without its moov index (the upload or recording was cut short)"
         return "not a media file: invalid data found when processing input"
     if isinstance(exc, av.error.ArgumentError):
         return "not a media file: not a camera video or image format"
-    if isinstance(exc, OSError) and not isinstance(exc, av.error.FFmpegError):
-        return f"cannot read file: {exc.strerror or exc}"
     return f"not a media file: {_detail(exc)}"
 
 
