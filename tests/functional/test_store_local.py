@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
+import shutil
 import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,16 +171,21 @@ def test_a_failing_notify_does_not_undo_the_put(tmp_path: Path, caplog: pytest.L
         raise RuntimeError("queue is gone")
 
     store = LocalStore(tmp_path / "vault", notify=broken)
-    with caplog.at_level(logging.ERROR, logger="camvault.store.local"):
+    with caplog.at_level(logging.ERROR, logger="camvault.store.streams"):
         info = store.put("cam1/a.mp4", b"clip", content_type="video/mp4")
     assert read_all(store, "cam1/a.mp4") == b"clip"
     assert info.size == 4
-    assert "notification failed" in caplog.text
-    assert "queue is gone" in caplog.text
+    (record,) = [r for r in caplog.records if r.name == "camvault.store.streams"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "stored vault/cam1/a.mp4 but its ObjectCreated notification failed"
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+    assert "queue is gone" in caplog.text  # the traceback is logged with it
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Any:
+@contextlib.contextmanager
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs mounted at ``tmp_path/tiny`` (needs root, real or in a namespace)."""
     mountpoint = tmp_path / "tiny"
     mountpoint.mkdir()
     subprocess.run(
@@ -189,8 +199,54 @@ def tiny_disk(tmp_path: Path) -> Any:
         subprocess.run(["umount", str(mountpoint)], check=True, capture_output=True)
 
 
-def test_disk_full_removes_the_temp_file_and_says_what_to_do(tiny_disk: Path) -> None:
-    store = LocalStore(tiny_disk / "vault")
+NAMESPACE_ROOT = ["unshare", "--user", "--map-root-user", "--mount"]
+
+
+def rerun_as_namespace_root(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Run this same test again in a child pytest that is root in its own user and mount
+    namespaces (so it may mount a tmpfs no one else sees); fail if the child does not pass.
+    Skips only when this kernel or container refuses unprivileged namespaces."""
+    if shutil.which("unshare") is None:
+        pytest.skip(f"not root (euid {os.geteuid()}) and no unshare(1) to mount a tmpfs in a namespace")
+    probe = subprocess.run([*NAMESPACE_ROOT, "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(
+            f"not root (euid {os.geteuid()}) and unprivileged user namespaces are refused here "
+            f"({' '.join(NAMESPACE_ROOT)}: {probe.stderr.strip() or probe.returncode}): run as root"
+        )
+    child = subprocess.run(
+        [
+            *NAMESPACE_ROOT,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--basetemp={tmp_path / 'in-namespace'}",
+            request.node.nodeid,
+        ],
+        cwd=request.config.rootpath,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=100,
+    )
+    assert child.returncode == 0 and "1 passed" in child.stdout, child.stdout + child.stderr
+
+
+def test_disk_full_removes_the_temp_file_and_says_what_to_do(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        rerun_as_namespace_root(request, tmp_path)
+        return
+    with tiny_disk(tmp_path) as disk:
+        check_disk_full(disk)
+
+
+def check_disk_full(disk: Path) -> None:
+    store = LocalStore(disk / "vault")
     two_mib = io.BytesIO(b"v" * (2 << 20))
     with pytest.raises(StoreError, match=r"disk full: free space on .*tiny.* \[storage\] url") as err:
         store.put("cam1/big.mp4", two_mib, content_type="video/mp4")

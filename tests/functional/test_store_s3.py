@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import secrets
 import time
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -125,6 +127,35 @@ def test_listed_objects_carry_exact_sizes_and_head_adds_the_rest(store: S3Store)
     assert (listed.key, listed.size, listed.content_type, dict(listed.metadata)) == (key, 5, "", {})
     head = store.head(key)
     assert (head.content_type, dict(head.metadata)) == ("image/jpeg", {"camera": "cam1"})
+
+
+def test_flexible_checksums_when_supported(seaweed: SeaweedServer) -> None:
+    # checksum="when_supported" makes botocore add a CRC32 to every upload (beside our
+    # Content-MD5) and validate checksums on full reads. SeaweedFS accepts it: it verifies and
+    # keeps the CRC32 of a single-part put and reports it back; ranges and multipart work too.
+    client = seaweed.client(checksum="when_supported")
+    store = S3Store(seaweed.bucket, client=client)
+    small_key, big_key = fresh("crc/small.mp4"), fresh("crc/big.mp4")
+    small = bytes(range(256)) * 40
+    big = b"c" * PART_SIZE + b"tail-bytes"
+
+    small_info = store.put(small_key, small, content_type="video/mp4", metadata={"camera": "cam1"})
+    big_info = store.put(big_key, io.BytesIO(big), content_type="video/mp4")
+
+    head = store.head(small_key)
+    assert (head.size, head.etag, head.content_type) == (len(small), small_info.etag, "video/mp4")
+    assert dict(head.metadata) == {"camera": "cam1"}
+    assert store.head(big_key).size == len(big)
+    assert big_info.etag is not None and big_info.etag.endswith("-2")
+    with store.open(small_key, 256, 10) as part:
+        assert part.read() == bytes(range(10))
+    with store.open(big_key, PART_SIZE, 100) as tail:
+        assert tail.read() == b"tail-bytes"
+    assert read_all(store, small_key) == small
+    assert read_all(store, big_key) == big
+    stored = client.head_object(Bucket=seaweed.bucket, Key=small_key, ChecksumMode="ENABLED")
+    assert stored.get("ChecksumCRC32") == base64.b64encode(zlib.crc32(small).to_bytes(4, "big")).decode()
+    store.close()
 
 
 def test_make_s3_client_rejects_a_bad_checksum_setting() -> None:

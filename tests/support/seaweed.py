@@ -23,9 +23,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ACCESS_KEY = "camvault-test-key"
 SECRET_KEY = "camvault-test-secret-0123456789"
@@ -186,7 +189,7 @@ class SeaweedServer:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
-    def client(self, **overrides: Any) -> Any:
+    def client(self, **overrides: Any) -> S3Client:
         """An S3 client for this server (fast-failing by default: tests must never hang)."""
         from camvault.store.s3 import make_s3_client
 

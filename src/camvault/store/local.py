@@ -30,11 +30,12 @@ import mimetypes
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from camvault.clock import Clock, utcnow
 from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, StoreError
 from camvault.store.streams import buffered, check_range, iter_chunks, send_created_notification
 from camvault.store.url import (
@@ -52,10 +53,6 @@ TMP_PREFIX = RESERVED_PART_PREFIX + "tmp-"
 _DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class LocalStore:
     """Objects as files under ``root``; see the module docstring for the layout."""
 
@@ -64,7 +61,7 @@ class LocalStore:
         root: Path,
         *,
         notify: Notify | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
     ) -> None:
         self._root = root.absolute()
         self._meta_root = self._root / META_DIR

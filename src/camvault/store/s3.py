@@ -7,6 +7,9 @@ Decisions:
   its own ``Content-MD5``. Either way the server refuses bytes that changed on the way, so a
   successful ``put`` means the server holds exactly what was read. A failed multipart upload is
   aborted. The etag is S3's: the md5 hex for a single put, ``<hash>-<parts>`` for multipart.
+  ``make_s3_client(checksum="when_supported")`` adds botocore's CRC32 to every upload and
+  validates checksums on full reads; SeaweedFS accepts that too (tested), older S3-compatible
+  servers may not, hence the ``when_required`` default.
 - ``if_absent`` sends ``If-None-Match: *`` (on ``PutObject`` and ``CompleteMultipartUpload``),
   which S3 and SeaweedFS enforce atomically; a 412 becomes ObjectExists.
 - ``list`` reads all ``ListObjectsV2`` pages, then yields in UTF-8 key order (SeaweedFS does not
@@ -26,14 +29,18 @@ import contextlib
 import hashlib
 import io
 import itertools
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
 
+from camvault.clock import Clock, utcnow
 from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, StoreError
 from camvault.store.streams import buffered, check_range, iter_chunks, send_created_notification
 from camvault.store.url import check_content_type, check_key, check_metadata
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 PART_SIZE = 8 << 20
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -52,7 +59,7 @@ def make_s3_client(
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
     max_attempts: int = 5,
-) -> Any:
+) -> S3Client:
     """A boto3 S3 client (SigV4, standard retries). Credentials default to boto3's usual chain."""
     try:
         import boto3
@@ -77,8 +84,27 @@ def make_s3_client(
     return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+class _ObjectArgs(TypedDict):
+    """What ``PutObject`` and ``CreateMultipartUpload`` share."""
+
+    Bucket: str
+    Key: str
+    ContentType: str
+    Metadata: dict[str, str]
+
+
+class _Condition(TypedDict, total=False):
+    IfNoneMatch: str
+
+
+class _Upload(TypedDict):
+    Bucket: str
+    Key: str
+    UploadId: str
+
+
+class _Range(TypedDict, total=False):
+    Range: str
 
 
 def _content_md5(chunk: bytes) -> str:
@@ -92,9 +118,9 @@ class S3Store:
         self,
         bucket: str,
         *,
-        client: Any,
+        client: S3Client,
         notify: Notify | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
     ) -> None:
         self._bucket = bucket
         self._client = client
@@ -115,23 +141,23 @@ class S3Store:
         if_absent: bool = False,
     ) -> ObjectInfo:
         check_key(key)
-        args: dict[str, Any] = {
-            "Bucket": self._bucket,
-            "Key": key,
-            "ContentType": check_content_type(content_type),
-            "Metadata": check_metadata(metadata),
-        }
+        args = _ObjectArgs(
+            Bucket=self._bucket,
+            Key=key,
+            ContentType=check_content_type(content_type),
+            Metadata=check_metadata(metadata),
+        )
         parts = _regroup(iter_chunks(data, PART_SIZE))
         first = next(parts)
-        condition = {"IfNoneMatch": "*"} if if_absent else {}
+        condition = _Condition(IfNoneMatch="*") if if_absent else _Condition()
         try:
             if len(first) < PART_SIZE:
                 response = self._client.put_object(
                     **args, **condition, Body=first, ContentMD5=_content_md5(first)
                 )
-                size = len(first)
+                etag, size = response.get("ETag", ""), len(first)
             else:
-                response, size = self._put_multipart(args, condition, first, parts)
+                etag, size = self._put_multipart(args, condition, first, parts)
         except Exception as exc:
             raise self._error(exc, "store", key) from exc
         info = ObjectInfo(
@@ -139,7 +165,7 @@ class S3Store:
             size=size,
             content_type=args["ContentType"],
             last_modified=self._clock(),
-            etag=str(response.get("ETag", "")).strip('"') or None,
+            etag=etag.strip('"') or None,
             metadata=args["Metadata"],
         )
         send_created_notification(self._notify, bucket=self._bucket, info=info, region=self._region())
@@ -147,15 +173,16 @@ class S3Store:
 
     def _put_multipart(
         self,
-        args: dict[str, Any],
-        condition: dict[str, str],
+        args: _ObjectArgs,
+        condition: _Condition,
         first: bytes,
         rest: Iterator[bytes],
-    ) -> tuple[Any, int]:
+    ) -> tuple[str, int]:
+        """Upload ``first`` and ``rest`` as parts; (S3's etag, total size)."""
         upload_id = self._client.create_multipart_upload(**args)["UploadId"]
-        where = {"Bucket": self._bucket, "Key": args["Key"], "UploadId": upload_id}
+        where = _Upload(Bucket=self._bucket, Key=args["Key"], UploadId=upload_id)
         try:
-            parts: list[dict[str, Any]] = []
+            parts: list[CompletedPartTypeDef] = []
             size = 0
             for number, chunk in enumerate(itertools.chain([first], rest), start=1):
                 part = self._client.upload_part(
@@ -169,9 +196,9 @@ class S3Store:
         except BaseException:
             self._abort(where)
             raise
-        return response, size
+        return response.get("ETag", ""), size
 
-    def _abort(self, where: dict[str, Any]) -> None:
+    def _abort(self, where: _Upload) -> None:
         # The original error matters more than a failed abort; S3 expires leftover uploads.
         with contextlib.suppress(Exception):
             self._client.abort_multipart_upload(**where)
@@ -197,7 +224,7 @@ class S3Store:
         if length == 0:
             self.head(key)  # still ObjectNotFound when absent
             return io.BytesIO(b"")
-        extra: dict[str, str] = {}
+        extra = _Range()
         if start or length is not None:
             end = "" if length is None else str(start + length - 1)
             extra["Range"] = f"bytes={start}-{end}"
