@@ -175,6 +175,79 @@ def test_dst_edge_cases_are_explicit(path: str, zone: ZoneInfo, expected: str, n
     assert zone.key in found.note
 
 
+# The vendor patterns that read local wall-clock time from folders or file names, on both sides
+# of the year: New York 2024-11-03 01:30 is 05:30Z or 06:30Z (the earlier wins), 2024-03-10
+# 02:30 does not exist (read with EST: 07:30Z); Berlin 2024-10-27 02:30 is 00:30Z or 01:30Z,
+# 2024-03-31 02:30 does not exist (read with CET: 01:30Z).
+VENDOR_DST_CASES = [
+    (
+        "192.168.1.64_01_20241103013000502_MOTION_DETECTION.jpg",
+        NEW_YORK,
+        "2024-11-03T05:30:00.502",
+        "hikvision",
+        "ambiguous local time",
+    ),
+    (
+        "192.168.1.64_01_20240331023000_MOTION_DETECTION.jpg",
+        BERLIN,
+        "2024-03-31T01:30:00",
+        "hikvision",
+        "nonexistent local time",
+    ),
+    (
+        "AMC0001/2024-10-27/001/jpg/02/30/00[M][0@0][1].jpg",
+        BERLIN,
+        "2024-10-27T00:30:00",
+        "dahua-jpg",
+        "ambiguous local time",
+    ),
+    (
+        "AMC0001/2024-03-10/001/jpg/02/30/00[M][0@0][1].jpg",
+        NEW_YORK,
+        "2024-03-10T07:30:00",
+        "dahua-jpg",
+        "nonexistent local time",
+    ),
+    (
+        "AMC0001/2024-11-03/001/dav/01/01.30.00-01.35.00[M][0@0][0].mp4",
+        NEW_YORK,
+        "2024-11-03T05:30:00",
+        "dahua-dav",
+        "ambiguous local time",
+    ),
+    (
+        "AMC0001/2024-03-31/001/dav/02/02.30.00-02.35.00[M][0@0][0].dav",
+        BERLIN,
+        "2024-03-31T01:30:00",
+        "dahua-dav",
+        "nonexistent local time",
+    ),
+    ("2024Y11M03D01H/30M00S60.mp4", NEW_YORK, "2024-11-03T05:30:00", "yi", "ambiguous local time"),
+    ("2024Y03M31D02H/30M00S60.mp4", BERLIN, "2024-03-31T01:30:00", "yi", "nonexistent local time"),
+    ("Front Door_00_20241027023000.mp4", BERLIN, "2024-10-27T00:30:00", "reolink", "ambiguous local time"),
+    ("back yard_01_20240310023000.jpg", NEW_YORK, "2024-03-10T07:30:00", "reolink", "nonexistent local time"),
+]
+
+
+@pytest.mark.parametrize(("path", "zone", "expected", "pattern", "note_start"), VENDOR_DST_CASES)
+def test_vendor_patterns_at_dst_transitions(
+    path: str, zone: ZoneInfo, expected: str, pattern: str, note_start: str
+) -> None:
+    found = capture_from_name(path, zone)
+    assert found is not None
+    assert (found.instant, found.pattern) == (utc(expected), pattern)
+    assert found.note is not None
+    assert found.note.startswith(note_start)
+    assert zone.key in found.note
+
+
+def test_every_local_time_vendor_pattern_has_both_dst_cases() -> None:
+    kinds = {(case[3], case[4]) for case in VENDOR_DST_CASES}
+    for pattern in ["hikvision", "dahua-jpg", "dahua-dav", "yi", "reolink"]:
+        assert (pattern, "ambiguous local time") in kinds
+        assert (pattern, "nonexistent local time") in kinds
+
+
 @pytest.mark.parametrize(
     ("path", "zone", "expected"),
     [
