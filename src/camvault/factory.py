@@ -7,15 +7,15 @@ module keeps a global instance.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from camvault.accounts.registry import CameraRegistry, UnknownCamera
 from camvault.catalog.base import Catalog
+from camvault.clock import Clock, utcnow
 from camvault.config.loader import Config, ConfigError
 from camvault.ingest import Ingestor
 from camvault.media.probe import MediaLimits
@@ -24,10 +24,6 @@ from camvault.processor.journal import Journal
 from camvault.processor.workers import RetryPolicy, Workers
 from camvault.store.base import Notify, ObjectStore
 from camvault.store.url import StorageLocation, parse_storage_url
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def sqlite_path(url: str, config: Config, setting: str) -> Path:
@@ -110,7 +106,6 @@ class Runtime:
     processor: Processor
     workers: Workers
     ingestor: Ingestor
-    clock: Callable[[], datetime] = field(default=utcnow)
 
     def camera_names(self) -> list[str]:
         return [camera.name for camera in self.cameras.list()]
@@ -123,7 +118,7 @@ class Runtime:
         self.cameras.close()
 
 
-def build_runtime(config: Config, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
+def build_runtime(config: Config, *, clock: Clock = utcnow) -> Runtime:
     """Build store, catalog, registry, journal, processor, workers and ingestor from settings."""
     settings = config.settings
     relay = NotifyRelay()
@@ -147,11 +142,12 @@ def build_runtime(config: Config, *, clock: Callable[[], datetime] = utcnow) -> 
     ingestor = Ingestor(
         store,
         cameras,
+        journal,
         prefix=storage_location(config).prefix,
         key_zone=ZoneInfo(settings.storage.key_timezone),
         clock=clock,
     )
-    return Runtime(config, store, catalog, cameras, journal, processor, workers, ingestor, clock)
+    return Runtime(config, store, catalog, cameras, journal, processor, workers, ingestor)
 
 
 def processor_settings(config: Config) -> ProcessorSettings:

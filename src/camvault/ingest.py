@@ -3,23 +3,23 @@
 The gateway and ``camvault ingest`` share this path: check the camera, read the capture time
 from the file's name in the camera's zone (else the arrival instant), build the object key,
 and store the file with its metadata (camera, capture-time, received-time, source-path,
-sha256). An object is never overwritten: the same bytes under the same key are recognised
-(idempotent), different bytes under a taken name get an alternative name (``…~2.mp4``), so two
-clips in the same second both survive.
+sha256), then journal the key for processing. An object is never overwritten: the same file
+(camera, name and bytes) is recognised (idempotent, even when the name carries no time stamp
+and the arrival hour differs), different bytes under a taken name get an alternative name
+(``…~2.mp4``), so two clips in the same second both survive.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from camvault.accounts.registry import CameraRegistry
+from camvault.clock import Clock
 from camvault.domain.capture import CaptureTime, resolve_capture_time
 from camvault.domain.keys import (
     alternative_filename,
@@ -37,7 +37,8 @@ from camvault.processor.core import (
     META_SOURCE,
     capture_metadata,
 )
-from camvault.store.base import ObjectExists, ObjectStore
+from camvault.processor.journal import Journal
+from camvault.store.base import ObjectExists, ObjectNotFound, ObjectStore
 
 MAX_ALTERNATIVES = 100
 
@@ -54,6 +55,9 @@ class Stored:
     created: bool
     capture: CaptureTime
     size: int
+    camera: str
+    name: str
+    sha256: str
 
 
 class Ingestor:
@@ -63,20 +67,29 @@ class Ingestor:
         self,
         store: ObjectStore,
         cameras: CameraRegistry,
+        journal: Journal,
         *,
         prefix: str,
         key_zone: ZoneInfo,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._store = store
         self._cameras = cameras
+        self._journal = journal
         self._prefix = prefix
         self._key_zone = key_zone
         self._clock = clock
 
     def ingest(self, path: Path, camera: str, source_path: str | None = None) -> Stored:
         """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
-        path for it, which may carry the capture time in its folders)."""
+        path for it, which may carry the capture time in its folders), and journal its key for
+        processing. Returns once the object is durable in the store."""
+        stored = self._store_file(path, camera, source_path)
+        self._journal.remember_upload(stored.camera, stored.name, stored.sha256, stored.key)
+        self._journal.add([stored.key])
+        return stored
+
+    def _store_file(self, path: Path, camera: str, source_path: str | None) -> Stored:
         registered = self._cameras.get(camera)
         camera, zone = registered.name, registered.zone
         name = storable_filename(path.name)
@@ -92,6 +105,9 @@ class Ingestor:
         received = self._clock()
         capture = resolve_capture_time(source_path or name, zone, received)
         size, digest = _size_and_sha256(path)
+        known = self._journal.recall_upload(camera, name, digest)
+        if known is not None and self._holds(known, digest):
+            return Stored(known, False, capture, size, camera, name, digest)
         metadata = {
             META_CAMERA: camera,
             **capture_metadata(capture),
@@ -105,10 +121,16 @@ class Ingestor:
             key = build_key(self._prefix, camera, capture.instant, kind, filename, self._key_zone).key
             with path.open("rb") as data:
                 if self._put_new(key, data, name, metadata):
-                    return Stored(key=key, created=True, capture=capture, size=size)
-            if self._store.head(key).metadata.get(META_SHA256) == digest:
-                return Stored(key=key, created=False, capture=capture, size=size)
+                    return Stored(key, True, capture, size, camera, name, digest)
+            if self._holds(key, digest):
+                return Stored(key, False, capture, size, camera, name, digest)
         raise IngestError(f"{path}: {MAX_ALTERNATIVES} different files already named like {base.key}")
+
+    def _holds(self, key: str, digest: str) -> bool:
+        try:
+            return self._store.head(key).metadata.get(META_SHA256) == digest
+        except ObjectNotFound:
+            return False
 
     def _put_new(self, key: str, data: BinaryIO, name: str, metadata: dict[str, str]) -> bool:
         try:

@@ -16,6 +16,8 @@ from camvault.domain.model import CatalogEvent, MediaInfo
 
 pytestmark = pytest.mark.functional
 
+LOCAL = "http://127.0.0.1:8080"
+
 
 def event(camera: str, at: datetime, kind: str = "record", name: str | None = None) -> CatalogEvent:
     filename = name or f"clip-{at:%Y%m%dT%H%M%S}.mp4"
@@ -43,7 +45,7 @@ def catalog(tmp_path: Path) -> Iterator[SQLiteCatalog]:
 
 @pytest.fixture
 def client(catalog: SQLiteCatalog) -> Iterator[TestClient]:
-    with TestClient(create_app(catalog)) as client:
+    with TestClient(create_app(catalog), base_url=LOCAL) as client:
         yield client
 
 
@@ -155,7 +157,7 @@ def test_malformed_parameters_are_4xx_with_a_message(
 
 def test_registered_cameras_without_events_are_listed(catalog: SQLiteCatalog) -> None:
     catalog.put(event("porch", datetime(2025, 1, 1, tzinfo=UTC)))
-    with TestClient(create_app(catalog, registered=lambda: ["porch", "attic"])) as client:
+    with TestClient(create_app(catalog, registered=lambda: ["porch", "attic"]), base_url=LOCAL) as client:
         cameras = client.get("/api/v1/cameras").json()["cameras"]
     assert [(c["name"], c["event_count"], c["latest"]) for c in cameras][1:] == [
         ("porch", 1, cameras[1]["latest"])
@@ -168,3 +170,12 @@ def test_registered_cameras_without_events_are_listed(catalog: SQLiteCatalog) ->
         "latest": None,
         "last_seen": None,
     }
+
+
+def test_requests_for_other_host_names_are_refused(catalog: SQLiteCatalog) -> None:
+    """A web page cannot reach the local API through DNS rebinding: its Host header gives it away."""
+    with TestClient(create_app(catalog), base_url="http://attacker.example:8080") as client:
+        assert client.get("/api/v1/events").status_code == 400
+    for host in ("http://localhost:8080", "http://[::1]:8080", LOCAL):
+        with TestClient(create_app(catalog), base_url=host) as client:
+            assert client.get("/api/v1/healthz").status_code == 200, host

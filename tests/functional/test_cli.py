@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import tomllib
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from camvault.accounts.passwords import verify_secret
 from camvault.accounts.registry import CameraRegistry
-from tests.support.cli import camvault, camvault_process, init_data
+from tests.support.cli import camvault, camvault_process, init_data, set_key
+from tests.support.media import make_jpeg
 
 pytestmark = pytest.mark.functional
 
@@ -86,7 +88,7 @@ def test_camera_add_list_passwd_remove(tmp_path: Path) -> None:
 )
 def test_camera_errors_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
     config = init_data(tmp_path / "data")
-    run = camvault(*args, "--config", config, stdin="pw\n")
+    run = camvault(*args, "--config", config, stdin="long-enough-pw\n")
     assert run.code == 1
     assert run.err.startswith("camvault: error: ") and message in run.err
     assert run.err.count("\n") == 1
@@ -97,8 +99,11 @@ def test_duplicate_camera_and_empty_password_are_refused(tmp_path: Path) -> None
     assert camvault("camera", "add", "cam1", "--config", config).code == 0
     duplicate = camvault("camera", "add", "cam1", "--config", config)
     assert duplicate.code == 1 and "already exists" in duplicate.err
-    empty = camvault("camera", "passwd", "cam1", "--password-stdin", "--config", config, stdin="\n")
-    assert empty.code == 1 and "empty password" in empty.err
+    for short in ("\n", "seven77\n"):
+        refused = camvault("camera", "passwd", "cam1", "--password-stdin", "--config", config, stdin=short)
+        assert refused.code == 1 and "at least 8 characters" in refused.err
+    same_but_case = camvault("camera", "add", "CAM1", "--config", config)
+    assert same_but_case.code == 1 and "names ignore case" in same_but_case.err
 
 
 def test_missing_or_broken_config_is_a_one_line_error(tmp_path: Path) -> None:
@@ -120,3 +125,67 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert run.code == 0
     for verb in ("init", "serve", "process", "api", "camera", "ingest", "events", "reindex", "status"):
         assert verb in run.out
+
+
+def test_config_may_come_before_the_verb_and_may_name_the_folder(tmp_path: Path) -> None:
+    init_data(tmp_path / "data")
+    assert camvault("--config", tmp_path / "data", "camera", "add", "cam1").code == 0
+    assert camvault("camera", "list", "--config", tmp_path / "data").lines()[0].startswith("cam1")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["events", "--since", "2016-02-30"], "--since '2016-02-30': use an age"),
+        (["events", "--since", "99999999d"], "--since '99999999d'"),
+        (["events", "--since", "0001-01-01T00:00:00+01:00"], "--since"),
+        (["events", "--timezone", "Mars/Base"], "--timezone 'Mars/Base'"),
+        (["events", "--camera", "nosuch"], "--camera 'nosuch': no such camera (known: cam1)"),
+    ],
+)
+def test_bad_event_filters_are_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    config = init_data(tmp_path / "data")
+    assert camvault("camera", "add", "cam1", "--config", config).code == 0
+    run = camvault(*args, "--config", config)
+    assert run.code == 1, run.out
+    assert run.err.startswith("camvault: error: ") and message in run.err
+    assert "Traceback" not in run.err
+
+
+def test_negative_limit_is_a_usage_error(tmp_path: Path) -> None:
+    config = init_data(tmp_path / "data")
+    run = camvault("events", "--limit", "-1", "--config", config)
+    assert run.code == 2 and "is negative" in run.err
+
+
+def test_events_show_times_in_the_chosen_zone(tmp_path: Path) -> None:
+    config = init_data(tmp_path / "data")
+    assert camvault("camera", "add", "cam1", "--config", config).code == 0
+    image = make_jpeg(tmp_path / "image-2024-07-01-12-00-00.jpg", width=64, height=48)
+    assert camvault("ingest", image, "--camera", "cam1", "--config", config).code == 0
+    assert camvault("events", "--config", config).lines()[0].startswith("2024-07-01 12:00:00 UTC")
+    shown = camvault("events", "--timezone", "Asia/Tokyo", "--config", config).lines()[0]
+    assert shown.startswith("2024-07-01 21:00:00 JST")
+    since = camvault(
+        "events", "--since", "2024-07-01", "--timezone", "Asia/Tokyo", "--json", "--config", config
+    )
+    assert len(since.lines()) == 1
+    later = camvault(
+        "events", "--since", "2024-07-02", "--timezone", "Asia/Tokyo", "--json", "--config", config
+    )
+    assert later.lines() == []
+
+
+def test_serve_on_a_taken_port_says_which_and_how_to_move(tmp_path: Path) -> None:
+    config = init_data(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        set_key(config, "api.listen", f"127.0.0.1:{port}")
+        run = camvault("serve", "--config", config)
+    assert run.code == 1
+    assert (
+        f'[api] listen = "127.0.0.1:{port}"' in run.err
+        and f"CAMVAULT_API_LISTEN=127.0.0.1:{port + 1}" in run.err
+    )

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import stat
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
@@ -143,7 +146,7 @@ def test_corrupt_clip_is_cataloged_unplayable_and_the_next_file_goes_on(
     listed = {e["key"].rsplit("/", 1)[1]: e for e in events(config)}
     bad = listed["MDalarm_20161018_113800.mp4"]
     assert bad["playable"] is False
-    assert bad["problem"]
+    assert bad["problem"].startswith("truncated")
     assert bad["thumbnail_key"] is None
     assert listed[SNAP]["playable"] is True
 
@@ -163,14 +166,15 @@ def test_a_file_that_is_no_clip_or_snapshot_is_refused_and_others_go_on(
     notes.write_text("not a clip")
     run = camvault("ingest", notes, media / SNAP, "--camera", "backyard", "--config", config)
     assert run.code == 1
-    assert "not a clip or snapshot" in run.out
+    assert "camvault: error: " in run.err and "not a clip or snapshot" in run.err
+    assert "stored as" in run.out  # the snapshot beside it went in
     assert [e["kind"] for e in events(config)] == ["snap"]
 
 
 def test_missing_file_gives_a_clear_error(config: Path, tmp_path: Path) -> None:
     run = camvault("ingest", tmp_path / "nope.mp4", "--camera", "backyard", "--config", config)
     assert run.code == 1
-    assert "nope.mp4" in run.out
+    assert "nope.mp4: No such file or directory" in run.err
 
 
 def test_events_filters_by_camera_and_since(config: Path, media: Path, tmp_path: Path) -> None:
@@ -240,3 +244,62 @@ def test_reindex_drops_entries_whose_objects_are_gone(config: Path, media: Path)
     assert run.code == 0, run.err
     assert "1 entries removed whose objects are gone" in run.out
     assert [e["kind"] for e in events(config)] == ["record"]
+
+
+def test_clock_skew_is_flagged_only_for_capture_times_far_from_arrival(
+    config: Path, media: Path, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    now_la = datetime.now(ZoneInfo("America/Los_Angeles"))
+    make_jpeg(fresh / f"MDAlarm_{now_la:%Y%m%d-%H%M%S}.jpg", width=64, height=48)
+    assert (
+        camvault("ingest", *fresh.iterdir(), media / SNAP, "--camera", "backyard", "--config", config).code
+        == 0
+    )
+    skew = {e["key"].rsplit("/", 1)[1]: e["clock_skew"] for e in events(config)}
+    assert skew == {f"MDAlarm_{now_la:%Y%m%d-%H%M%S}.jpg": False, SNAP: True}  # SNAP is from 2016
+
+
+def test_a_dst_ambiguous_name_is_resolved_and_says_so(config: Path, tmp_path: Path) -> None:
+    assert camvault("camera", "add", "porch", "--timezone", "America/New_York", "--config", config).code == 0
+    folder = tmp_path / "porch"
+    folder.mkdir()
+    clip = make_jpeg(folder / "MDAlarm_20241103-013000.jpg", width=64, height=48)
+    run = camvault("ingest", clip, "--camera", "porch", "--config", config)
+    assert run.code == 0, run.err
+    assert "(capture time: " in run.out
+    (event,) = events(config, "--camera", "porch")
+    assert event["capture_time"] == "2024-11-03T05:30:00.000Z"  # the first 01:30, EDT
+    assert event["capture_source"] == "filename"
+    assert "ambiguous" in event["capture_note"]
+
+
+def test_correcting_a_camera_zone_and_reindexing_corrects_its_clips(config: Path, media: Path) -> None:
+    assert camvault("ingest", media / CLIP, "--camera", "backyard", "--config", config).code == 0
+    assert camvault("camera", "set", "backyard", "--timezone", "Europe/Berlin", "--config", config).code == 0
+    assert events(config)[0]["capture_time"] == "2016-10-18T18:37:06.000Z"  # unchanged until reindex
+    assert camvault("reindex", "--config", config).code == 0
+    (event,) = events(config)
+    assert event["capture_time"] == "2016-10-18T09:37:06.000Z"  # 11:37:06 CEST
+    assert event["key"] == f"backyard/2016-10-18/Hour-18/record/{CLIP}"  # identity never changes
+
+
+def test_ingest_says_when_a_stored_file_is_not_playable(config: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "MDalarm_20161018_113900.mp4"
+    empty.write_bytes(b"")
+    run = camvault("ingest", empty, "--camera", "backyard", "--config", config)
+    assert run.code == 0
+    assert "NOT PLAYABLE: not a media file: the file is empty" in run.out
+
+
+def test_created_files_are_private(config: Path, media: Path) -> None:
+    assert camvault("ingest", media / CLIP, "--camera", "backyard", "--config", config).code == 0
+    data = config.parent
+    for path in [
+        data / "catalog.db",
+        data / "accounts.db",
+        data / "processor.db",
+        *data.glob("objects/**/*"),
+    ]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

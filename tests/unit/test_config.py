@@ -107,7 +107,7 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
         ("timezone = 'Mars/Olympus'\n", "timezone = 'Mars/Olympus' is not valid: use an IANA time zone"),
         ("[retention]\ndays = 'thirty'\n", "[retention] days must be a whole number, not 'thirty'"),
         ("[retention]\ndays = 0\n", "[retention] days = 0 is not valid: use a whole number >= 1"),
-        ("[storage]\nurl = 'ftp://x'\n", "use file://PATH (a directory) or s3://BUCKET/PREFIX"),
+        ("[storage]\nurl = 'ftp://x'\n", "unsupported storage url 'ftp://x': use file://PATH"),
         ("[catalog]\nurl = 'postgres://x'\n", "use sqlite:///PATH"),
         ("[gateway]\npassive_ports = '60000'\n", "use LOW-HIGH"),
         ("[gateway]\nmasquerade_address = 'my.host'\n", "use an IP address"),

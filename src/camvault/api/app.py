@@ -7,13 +7,14 @@ are answered 400 with a message, never 500.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
 from camvault import __version__
@@ -24,9 +25,19 @@ from camvault.domain.timeline import DayBounds, day_bounds
 API = "/api/v1"
 
 
-def create_app(catalog: Catalog, registered: Callable[[], Iterable[str]] | None = None) -> FastAPI:
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def create_app(
+    catalog: Catalog,
+    registered: Callable[[], Iterable[str]] | None = None,
+    *,
+    allowed_hosts: Sequence[str] = LOCAL_HOSTS,
+) -> FastAPI:
     """The API app over ``catalog``. ``registered`` names the cameras known to this site, so a
-    camera that has not uploaded yet is listed too (with no events)."""
+    camera that has not uploaded yet is listed too (with no events). Requests whose ``Host``
+    header is not in ``allowed_hosts`` are refused, so a web page cannot reach the API through
+    DNS rebinding."""
     app = FastAPI(
         title="camvault",
         version=__version__,
@@ -34,6 +45,8 @@ def create_app(catalog: Catalog, registered: Callable[[], Iterable[str]] | None 
         docs_url=None,
         redoc_url=None,
     )
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

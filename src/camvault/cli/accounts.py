@@ -11,6 +11,8 @@ from camvault.accounts.registry import AccountError
 from camvault.config.loader import Config
 from camvault.factory import open_cameras
 
+MIN_PASSWORD = 8
+
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     camera = verbs.add_parser("camera", help="register, list and remove cameras")
@@ -29,11 +31,28 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     )
     add.add_argument("--password-stdin", action="store_true", help="read the FTP password from stdin")
     add.set_defaults(handler=cmd_add)
-    listing = actions.add_parser("list", parents=[common], help="list cameras")
+    listing = actions.add_parser(
+        "list", parents=[common], help="list cameras", description="List registered cameras."
+    )
     listing.set_defaults(handler=cmd_list)
-    remove = actions.add_parser("remove", parents=[common], help="remove a camera (its clips stay)")
+    remove = actions.add_parser(
+        "remove",
+        parents=[common],
+        help="remove a camera (its clips stay)",
+        description="Remove a camera: it can no longer upload. Its clips stay in the store and catalog.",
+    )
     remove.add_argument("name", metavar="NAME")
     remove.set_defaults(handler=cmd_remove)
+    change = actions.add_parser(
+        "set",
+        parents=[common],
+        help="change a camera's settings",
+        description="Change a camera's time zone. Times already read from its file names are read "
+        "again in the new zone by `camvault reindex`.",
+    )
+    change.add_argument("name", metavar="NAME")
+    change.add_argument("--timezone", metavar="ZONE", required=True, help="IANA zone, e.g. Europe/Berlin")
+    change.set_defaults(handler=cmd_set)
     passwd = actions.add_parser("passwd", parents=[common], help="set a camera's FTP password")
     passwd.add_argument("name", metavar="NAME")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -53,13 +72,16 @@ def read_password(from_stdin: bool) -> str | None:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if password != getpass.getpass("Again: "):
-            raise AccountError("the two passwords differ; nothing was changed")
+        try:
+            password = getpass.getpass("Password: ")
+            if password != getpass.getpass("Again: "):
+                raise AccountError("the two passwords differ; nothing was changed")
+        except EOFError:
+            raise AccountError("no password entered; nothing was changed") from None
     else:
         return None
-    if not password:
-        raise AccountError("an empty password is not allowed")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters; nothing was changed")
     return password
 
 
@@ -89,6 +111,16 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
     with open_cameras(config) as cameras:
         cameras.remove(args.name)
     print(f"camera {args.name} removed; its clips stay in the store and the catalog")
+    return 0
+
+
+def cmd_set(args: argparse.Namespace, config: Config) -> int:
+    with open_cameras(config) as cameras:
+        camera = cameras.set_timezone(args.name, args.timezone)
+    print(
+        f"camera {camera.name} now reads its clock in {camera.timezone}; run `camvault reindex` to apply "
+        "it to stored clips"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,14 +18,15 @@ from pathlib import Path
 from camvault import __version__
 from camvault.accounts.registry import AccountError
 from camvault.catalog.base import CatalogError
-from camvault.cli import accounts, data, run, setup
+from camvault.cli import accounts, data, events, run, setup
+from camvault.cli.errors import CliError
 from camvault.config.loader import Config, ConfigError, load_config
 from camvault.ingest import IngestError
 from camvault.store.base import StoreError
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
-KNOWN_ERRORS = (ConfigError, AccountError, IngestError, StoreError, CatalogError)
+KNOWN_ERRORS = (ConfigError, AccountError, IngestError, StoreError, CatalogError, CliError, sqlite3.Error)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,15 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep IP camera clips safe off the camera, catalog them, play them back.",
     )
     parser.add_argument("--version", action="version", version=f"camvault {__version__}")
+    config_help = "config file or data folder (default: $CAMVAULT_CONFIG, then ./camvault.toml)"
+    # --config may stand before or after the verb; the verb's copy must not reset the other.
+    parser.add_argument("--config", metavar="PATH", help=config_help)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help=config_help, default=argparse.SUPPRESS)
     common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $CAMVAULT_CONFIG, then ./camvault.toml)",
+        "-v", "--verbose", action="store_true", help="log more detail", default=argparse.SUPPRESS
     )
-    common.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for module in (setup, accounts, run, data):
+    for module in (setup, accounts, run, data, events):
         module.register(verbs, common)
     return parser
 
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    os.umask(0o077)  # everything camvault creates (objects, databases, spool) is private
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

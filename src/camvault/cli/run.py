@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import signal
+import socket
 import threading
 from typing import Any
 
@@ -51,6 +52,20 @@ def check_loopback(host: str) -> None:
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail with the fix before anything starts when another program holds the API's port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f'[api] listen = "{host}:{port}": {exc.strerror}; stop the program using it or pick '
+                f"another port, e.g. CAMVAULT_API_LISTEN={host}:{port + 1}"
+            ) from None
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -61,6 +76,7 @@ def _serve_api(config: Config, app: Any) -> None:
 
     host, port = split_listen(config.settings.api.listen)
     check_loopback(host)
+    check_port_free(host, port)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     # uvicorn re-raises the signal it caught after shutting down; make SIGTERM end like SIGINT
     # so that the caller's cleanup runs.
@@ -78,6 +94,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     host, port = split_listen(config.settings.api.listen)
     check_loopback(host)
+    check_port_free(host, port)
     runtime = build_runtime(config)
     try:
         runtime.workers.start()

@@ -11,12 +11,12 @@ from camvault.accounts.passwords import hash_secret, new_secret
 from camvault.config.loader import DEFAULT_FILE, Config, ConfigError, load_config
 from camvault.config.starter import render_starter
 from camvault.factory import open_cameras, open_catalog, storage_location
+from camvault.processor.journal import Journal
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     init = verbs.add_parser(
         "init",
-        parents=[common],
         help="create a data folder with a commented camvault.toml",
         description="Create DIR with a commented camvault.toml, the object store folder, the catalog "
         "and the account database. The admin secret is printed once; only its hash is kept.",
@@ -30,6 +30,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = folder / DEFAULT_FILE
     if path.exists():
         raise ConfigError(f"{path} already exists; keep it, or choose another DIR")
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file; DIR must be a folder (new or existing)")
     folder.mkdir(parents=True, exist_ok=True)
     secret = new_secret()
     text = render_starter({"auth.admin_password_hash": hash_secret(secret)})
@@ -57,3 +59,4 @@ def _lay_out(config: Config) -> None:
     config.resolve(config.settings.gateway.spool).mkdir(parents=True, exist_ok=True)
     open_catalog(config).close()
     open_cameras(config).close()
+    Journal(config.resolve(config.settings.processor.journal)).close()

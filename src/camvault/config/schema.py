@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,9 +51,13 @@ def check_port_range(value: str) -> str | None:
 
 
 def check_storage_url(value: str) -> str | None:
-    if re.fullmatch(r"file://.+|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?", value):
-        return None
-    return "use file://PATH (a directory) or s3://BUCKET/PREFIX"
+    from camvault.store.url import parse_storage_url  # the one parser of storage URLs
+
+    try:
+        parse_storage_url(value, Path())
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def check_catalog_url(value: str) -> str | None:
@@ -89,6 +94,10 @@ def check_optional_address(value: str) -> str | None:
 
 def positive(value: float) -> str | None:
     return None if value > 0 else "use a number greater than 0"
+
+
+def even_width(value: int) -> str | None:
+    return None if value >= 16 and value % 2 == 0 else "use an even number of pixels >= 16, e.g. 320"
 
 
 def at_least(minimum: int) -> Check:
@@ -189,7 +198,7 @@ class ProcessorSettings:
         "A capture time further than this from the arrival time is flagged as clock skew.",
         at_least(1),
     )
-    thumbnail_width: int = setting(320, "Width in pixels of generated thumbnails.", at_least(16))
+    thumbnail_width: int = setting(320, "Width in pixels of generated thumbnails (even).", even_width)
     probe_seconds: float = setting(
         10.0,
         "Time budget for probing one file; beyond it the file is cataloged as unplayable.",
@@ -232,9 +241,9 @@ SECTION_HELP: dict[str, str] = {
     "storage": "The object store: the system of record for every clip and snapshot.",
     "catalog": "The catalog of events (rebuildable from the store with `camvault reindex`).",
     "accounts": "Cameras, users and API tokens.",
-    "gateway": "The FTP gateway cameras upload to.",
+    "gateway": "The FTP gateway cameras upload to (arrives in the next version; keys are checked now).",
     "api": "The REST API and web app.",
     "processor": "Turns stored objects into catalog entries (probe, thumbnail).",
-    "retention": "How long clips are kept.",
-    "auth": "Access to the API and web app.",
+    "retention": "How long clips are kept (applied from the next version; the value is checked now).",
+    "auth": "Access to the API and web app (login arrives with the web app; the API is loopback-only).",
 }
