@@ -80,21 +80,32 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 def test_ingest_while_serving_is_visible_over_http_within_a_second(served: Served, tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "garage_00_20260630142233.mp4", seconds=2.0)
+    clip = make_clip(tmp_path / "garage_00_20260630142233.mp4", seconds=2.0, width=640, height=360)
+    snap = make_jpeg(
+        tmp_path / "192.168.1.64_01_20260630142240502_MOTION_DETECTION.jpg", width=800, height=600
+    )
     config = tmp_path / "data" / "camvault.toml"
-    run = camvault_process("ingest", clip, "--camera", "garage", "--config", config)
+    run = camvault_process("ingest", clip, snap, "--camera", "garage", "--config", config)
     returned = time.monotonic()
     assert run.code == 0, run.err + run.out
     listed = get_json(f"{served.url}/events")
     assert time.monotonic() - returned < 1.0
-    (event,) = listed["events"]
-    assert event["camera"] == "garage"
-    assert event["capture_time"] == "2026-06-30T12:22:33.000Z"  # Reolink name, 14:22:33 CEST
-    assert event["media"]["duration"] == pytest.approx(2.0, abs=0.15)
-    assert event["thumbnail_key"].endswith(".mp4.thumb.jpg")
-    assert get_json(f"{served.url}/events/{event['id']}") == event
+    snap_event, clip_event = listed["events"]  # newest first
+    assert clip_event["camera"] == snap_event["camera"] == "garage"
+    assert clip_event["capture_time"] == "2026-06-30T12:22:33.000Z"  # Reolink name, 14:22:33 CEST
+    assert clip_event["media"]["duration"] == pytest.approx(2.0, abs=0.15)
+    assert (clip_event["media"]["width"], clip_event["media"]["height"]) == (640, 360)
+    assert clip_event["thumbnail_key"].endswith(".mp4.thumb.jpg")
+    assert snap_event["capture_time"] == "2026-06-30T12:22:40.502Z"  # Hikvision name with milliseconds
+    assert (snap_event["media"]["width"], snap_event["media"]["height"]) == (800, 600)
+    assert snap_event["media"]["duration"] is None
+    assert snap_event["thumbnail_key"].endswith(".jpg.thumb.jpg")
+    for event in (clip_event, snap_event):
+        thumb = tmp_path / "data" / "objects" / event["thumbnail_key"]
+        assert thumb.read_bytes()[:2] == b"\xff\xd8"
+        assert get_json(f"{served.url}/events/{event['id']}") == event
     cameras = get_json(f"{served.url}/cameras")["cameras"]
-    assert [(c["name"], c["event_count"]) for c in cameras] == [("garage", 1)]
+    assert [(c["name"], c["event_count"]) for c in cameras] == [("garage", 2)]
 
 
 def test_serve_prints_where_to_point_the_browser_and_stops_cleanly(served: Served) -> None:

@@ -12,11 +12,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from camvault.accounts.passwords import hash_secret, verify_secret
 from camvault.domain.keys import validate_camera_name
 from camvault.domain.model import epoch_ms
+from camvault.domain.timeline import parse_zone
 from camvault.sqlitedb import connect, migrate
 
 _MIGRATIONS = [
@@ -53,11 +54,9 @@ class Camera:
 
 def check_zone(timezone: str) -> str:
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise AccountError(
-            f"unknown time zone {timezone!r}: use an IANA name such as Europe/Berlin or America/New_York"
-        ) from None
+        parse_zone(timezone)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
     return timezone
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from camvault import __version__
 from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.domain.model import format_instant, parse_instant
-from camvault.domain.timeline import DayBounds, day_bounds
+from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
 
 API = "/api/v1"
 
@@ -152,6 +152,6 @@ def _instant(value: str | None, name: str) -> datetime | None:
 
 def _zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise HTTPException(400, f"tz={name!r} is not an IANA time zone such as Europe/Berlin") from None
+        return parse_zone(name)
+    except ValueError as exc:
+        raise HTTPException(400, f"tz: {exc}") from None

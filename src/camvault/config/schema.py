@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from camvault.domain.timeline import parse_zone
 
 Check = Callable[[Any], str | None]
 """Returns None when the value is valid, else a sentence saying what a valid value looks like."""
@@ -30,9 +31,9 @@ def setting(default: Any, help_text: str, check: Check | None = None, *, secret:
 
 def check_timezone(value: str) -> str | None:
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return 'use an IANA time zone name such as "Europe/Berlin" or "UTC"'
+        parse_zone(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

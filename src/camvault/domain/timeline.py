@@ -1,14 +1,14 @@
 """Day boundaries in a viewer's time zone: what "a day" means when browsing the timeline.
 
 A local day runs from local midnight to the next local midnight, so it lasts 23 or 25 hours on
-DST change days. Pure functions; no clock.
+DST change days. Also the one place that turns a zone name into a zone. Pure functions; no clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,16 @@ class DayBounds:
     @property
     def hours(self) -> float:
         return (self.end - self.start).total_seconds() / 3600
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    """The IANA zone called ``name``; ValueError with an example otherwise."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin, America/New_York or UTC"
+        ) from None
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> DayBounds:
