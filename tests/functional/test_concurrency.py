@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from camvault.catalog.base import EventQuery
 from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.cli.data import _prune
 from camvault.config.loader import load_config
-from camvault.factory import build_runtime
+from camvault.factory import Runtime, build_runtime
 from camvault.processor.journal import Journal
 from tests.support.cli import camvault, init_data
 from tests.support.media import make_jpeg
@@ -40,9 +41,9 @@ def test_processes_opening_a_fresh_database_together_all_succeed(tmp_path: Path,
         "time.sleep(max(0, start - time.time())); "
         "Opened(Path(sys.argv[1])).close()"
     )
-    for round_number in range(4):
+    for round_number in range(3):
         path = tmp_path / f"{what}-{round_number}.db"
-        start = str(datetime.now(UTC).timestamp() + 1.0)
+        start = str(datetime.now(UTC).timestamp() + 0.6)  # all four start together
         children = [
             subprocess.Popen(
                 [sys.executable, "-c", script, str(path), start], stderr=subprocess.PIPE, text=True
@@ -69,72 +70,76 @@ def test_a_failed_journal_write_releases_the_lock(tmp_path: Path) -> None:
         second.close()
 
 
-def test_a_key_waiting_for_its_retry_is_processed_when_asked_for(tmp_path: Path) -> None:
+class Now:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.instant = datetime(2025, 1, 1, 10, 59, 59, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.instant
+
+
+@pytest.fixture
+def now() -> Now:
+    return Now()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, now: Now) -> Iterator[Runtime]:
+    """The embedded parts on a fresh data folder, with camera ``porch`` (UTC) registered."""
     config = load_config(str(init_data(tmp_path / "data")), {}, tmp_path)
-    runtime = build_runtime(config)
-    try:
-        runtime.cameras.add("porch", "UTC")
-        image = make_jpeg(tmp_path / "image-2025-01-01-12-00-00.jpg", width=64, height=48)
-        stored = runtime.ingestor.ingest(image, "porch")
-        runtime.journal.fail(stored.key, "earlier failure", max_attempts=5, base_delay_s=3600)
-        assert runtime.workers.run_one() is None  # not due for an hour
-        (outcome,) = runtime.workers.drain([stored.key])
-        assert outcome.status == "cataloged"
-    finally:
-        runtime.close()
+    built = build_runtime(config, clock=now)
+    built.cameras.add("porch", "UTC")
+    yield built
+    built.close()
 
 
-def test_the_same_notification_twice_is_one_entry(tmp_path: Path) -> None:
-    config = load_config(str(init_data(tmp_path / "data")), {}, tmp_path)
-    runtime = build_runtime(config)
-    try:
-        runtime.cameras.add("porch", "UTC")
-        image = make_jpeg(tmp_path / "image-2025-01-01-12-00-00.jpg", width=64, height=48)
-        stored = runtime.ingestor.ingest(image, "porch")
-        first = runtime.processor.process(stored.key)
-        second = runtime.processor.process(stored.key)
-        assert first.new is True and second.new is False
-        assert first.event == second.event
-        assert len(runtime.catalog.query(_all()).events) == 1
-    finally:
-        runtime.close()
+def snapshot(tmp_path: Path, name: str = "image-2025-01-01-12-00-00.jpg", size: int = 64) -> Path:
+    folder = tmp_path / f"made-{size}"
+    folder.mkdir(exist_ok=True)
+    return make_jpeg(folder / name, width=size, height=size)
 
 
-def test_the_same_stampless_file_in_another_hour_is_recognised(tmp_path: Path) -> None:
+def test_a_key_waiting_for_its_retry_is_processed_when_asked_for(runtime: Runtime, tmp_path: Path) -> None:
+    stored = runtime.ingestor.ingest(snapshot(tmp_path), "porch")
+    runtime.journal.fail(stored.key, "earlier failure", max_attempts=5, base_delay_s=3600)
+    assert runtime.workers.run_one() is None  # not due for an hour
+    (outcome,) = runtime.workers.drain([stored.key])
+    assert outcome.status == "cataloged"
+
+
+def test_the_same_notification_twice_is_one_entry(runtime: Runtime, tmp_path: Path) -> None:
+    stored = runtime.ingestor.ingest(snapshot(tmp_path), "porch")
+    first = runtime.processor.process(stored.key)
+    second = runtime.processor.process(stored.key)
+    assert first.new is True and second.new is False
+    assert first.event == second.event
+    assert len(runtime.catalog.query(EventQuery(limit=500)).events) == 1
+
+
+def test_the_same_stampless_file_in_another_hour_is_recognised(
+    runtime: Runtime, tmp_path: Path, now: Now
+) -> None:
     """Without a time stamp in its name a file's key depends on its arrival hour; the same bytes
     sent again an hour later must still be one object."""
-    now = [datetime(2025, 1, 1, 10, 59, 59, tzinfo=UTC)]
-    config = load_config(str(init_data(tmp_path / "data")), {}, tmp_path)
-    runtime = build_runtime(config, clock=lambda: now[0])
-    try:
-        runtime.cameras.add("porch", "UTC")
-        image = make_jpeg(tmp_path / "snapshot.jpg", width=64, height=48)
-        first = runtime.ingestor.ingest(image, "porch")
-        now[0] += timedelta(seconds=2)
-        again = runtime.ingestor.ingest(image, "porch")
-        assert first.key == "porch/2025-01-01/Hour-10/snap/snapshot.jpg"
-        assert (again.key, again.created) == (first.key, False)
-        (tmp_path / "other").mkdir()
-        other = make_jpeg(tmp_path / "other" / "snapshot.jpg", width=32, height=32)
-        assert runtime.ingestor.ingest(other, "porch").key == "porch/2025-01-01/Hour-11/snap/snapshot.jpg"
-    finally:
-        runtime.close()
+    image = snapshot(tmp_path, "snapshot.jpg")
+    first = runtime.ingestor.ingest(image, "porch")
+    now.instant += timedelta(seconds=2)
+    again = runtime.ingestor.ingest(image, "porch")
+    assert first.key == "porch/2025-01-01/Hour-10/snap/snapshot.jpg"
+    assert (again.key, again.created) == (first.key, False)
+    other = snapshot(tmp_path, "snapshot.jpg", size=32)  # same name, other bytes
+    assert runtime.ingestor.ingest(other, "porch").key == "porch/2025-01-01/Hour-11/snap/snapshot.jpg"
 
 
-def test_reindex_keeps_entries_stored_after_its_listing(tmp_path: Path) -> None:
+def test_reindex_keeps_entries_stored_after_its_listing(runtime: Runtime, tmp_path: Path) -> None:
     """An entry missing from reindex's listing is only removed when its object is really gone."""
-    config = load_config(str(init_data(tmp_path / "data")), {}, tmp_path)
-    runtime = build_runtime(config)
-    try:
-        runtime.cameras.add("porch", "UTC")
-        image = make_jpeg(tmp_path / "image-2025-01-01-12-00-00.jpg", width=64, height=48)
-        stored = runtime.ingestor.ingest(image, "porch")
-        runtime.workers.drain([stored.key])
-        assert _prune(runtime, listed=set()) == 0  # stored by "another process" after the listing
-        runtime.store.delete(stored.key)
-        assert _prune(runtime, listed=set()) == 1
-    finally:
-        runtime.close()
+    stored = runtime.ingestor.ingest(snapshot(tmp_path), "porch")
+    runtime.workers.drain([stored.key])
+    assert _prune(runtime, listed=set()) == 0  # stored by "another process" after the listing
+    runtime.store.delete(stored.key)
+    assert _prune(runtime, listed=set()) == 1
 
 
 def test_ingest_and_reindex_at_the_same_time_lose_nothing(tmp_path: Path) -> None:
@@ -156,7 +161,7 @@ def test_ingest_and_reindex_at_the_same_time_lose_nothing(tmp_path: Path) -> Non
     assert reindex.returncode == 0, err
     catalog = SQLiteCatalog(config.parent / "catalog.db")
     try:
-        assert len(catalog.query(_all()).events) == 12
+        assert len(catalog.query(EventQuery(limit=500)).events) == 12
     finally:
         catalog.close()
 
@@ -168,7 +173,3 @@ def test_camera_names_ignore_case(tmp_path: Path) -> None:
         assert registry.get("porch").name == "Porch"
     finally:
         registry.close()
-
-
-def _all() -> EventQuery:
-    return EventQuery(limit=500)
