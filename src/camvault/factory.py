@@ -107,9 +107,6 @@ class Runtime:
     workers: Workers
     ingestor: Ingestor
 
-    def camera_names(self) -> list[str]:
-        return [camera.name for camera in self.cameras.list()]
-
     def close(self) -> None:
         self.workers.stop()
         self.store.close()

@@ -105,6 +105,9 @@ class CameraRegistry:
             )
         return _camera(row)
 
+    def names(self) -> list[str]:
+        return [camera.name for camera in self.list()]
+
     def list(self) -> list[Camera]:
         with self._lock:
             rows = self._db.execute(
@@ -113,29 +116,24 @@ class CameraRegistry:
         return [_camera(row) for row in rows]
 
     def remove(self, name: str) -> None:
-        with self._lock:
-            deleted = self._db.execute("DELETE FROM cameras WHERE name = ?", (name,)).rowcount
-        if not deleted:
-            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+        self._change_one("DELETE FROM cameras WHERE name = ?", (name,), name)
 
     def set_password(self, name: str, password: str) -> None:
-        hashed = hash_secret(password)
-        with self._lock:
-            updated = self._db.execute(
-                "UPDATE cameras SET password_hash = ? WHERE name = ?", (hashed, name)
-            ).rowcount
-        if not updated:
-            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+        self._change_one(
+            "UPDATE cameras SET password_hash = ? WHERE name = ?", (hash_secret(password), name), name
+        )
 
     def set_timezone(self, name: str, timezone: str) -> Camera:
         check_zone(timezone)
-        with self._lock:
-            updated = self._db.execute(
-                "UPDATE cameras SET timezone = ? WHERE name = ?", (timezone, name)
-            ).rowcount
-        if not updated:
-            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
+        self._change_one("UPDATE cameras SET timezone = ? WHERE name = ?", (timezone, name), name)
         return self.get(name)
+
+    def _change_one(self, statement: str, arguments: tuple[str, ...], name: str) -> None:
+        """Run a statement that changes the camera ``name``; UnknownCamera when there is none."""
+        with self._lock:
+            changed = self._db.execute(statement, arguments).rowcount
+        if not changed:
+            raise UnknownCamera(f"unknown camera {name!r}; `camvault camera list` shows the registered ones")
 
     def check_password(self, name: str, password: str) -> bool:
         with self._lock:

@@ -181,7 +181,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     try:
         stats = runtime.journal.stats()
         cameras = runtime.catalog.cameras()
-        registered = runtime.camera_names()
+        registered = runtime.cameras.names()
         failed = runtime.journal.failed()
     finally:
         runtime.close()

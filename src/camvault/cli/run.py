@@ -66,17 +66,22 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def checked_listen(config: Config) -> tuple[str, int]:
+    """The API's host and port, once they are known to be loopback and free."""
+    host, port = split_listen(config.settings.api.listen)
+    check_loopback(host)
+    check_port_free(host, port)
+    return host, port
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _serve_api(config: Config, app: Any) -> None:
+def _serve_api(host: str, port: int, app: Any) -> None:
     """Run uvicorn until SIGINT or SIGTERM; either is a clean stop (exit status 0)."""
     import uvicorn
 
-    host, port = split_listen(config.settings.api.listen)
-    check_loopback(host)
-    check_port_free(host, port)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
     # uvicorn re-raises the signal it caught after shutting down; make SIGTERM end like SIGINT
     # so that the caller's cleanup runs.
@@ -92,9 +97,7 @@ def _serve_api(config: Config, app: Any) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
-    host, port = split_listen(config.settings.api.listen)
-    check_loopback(host)
-    check_port_free(host, port)
+    host, port = checked_listen(config)
     runtime = build_runtime(config)
     try:
         runtime.workers.start()
@@ -104,7 +107,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         print(f"  catalog:  {config.settings.catalog.url}")
         print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
         print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
-        _serve_api(config, create_app(runtime.catalog, registered=runtime.camera_names))
+        _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
     finally:
         runtime.close()
     return 0
@@ -135,10 +138,11 @@ def cmd_process(args: argparse.Namespace, config: Config) -> int:
 def cmd_api(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
+    host, port = checked_listen(config)
     catalog = open_catalog(config)
     try:
         with open_cameras(config) as cameras:
-            _serve_api(config, create_app(catalog, registered=lambda: [c.name for c in cameras.list()]))
+            _serve_api(host, port, create_app(catalog, registered=cameras.names))
     finally:
         catalog.close()
     return 0

@@ -114,7 +114,7 @@ class Processor:
             info = self._store.head(key)
         except ObjectNotFound:
             return Outcome(key, "skipped", reason="object no longer exists")
-        analysis = self._analyse(key, info)
+        analysis = self._analyse(key)
         thumb = self._store_thumbnail(key, info, analysis)
         event = self._event(key, parsed.camera, parsed.kind, info, analysis, thumb)
         new = self._catalog.put(event)
@@ -160,12 +160,12 @@ class Processor:
         source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
         return resolve_capture_time(source, zone or self._settings.default_zone, received, recorded)
 
-    def _analyse(self, key: str, info: ObjectInfo) -> MediaAnalysis:
-        with self._local_copy(key, info) as path:
+    def _analyse(self, key: str) -> MediaAnalysis:
+        with self._local_copy(key) as path:
             return analyse(path, limits=self._settings.limits)
 
     @contextmanager
-    def _local_copy(self, key: str, info: ObjectInfo) -> Iterator[Path]:
+    def _local_copy(self, key: str) -> Iterator[Path]:
         local = self._store.local_path(key)
         if local is not None:
             yield local
