@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -80,29 +81,41 @@ class Ingestor:
         self._key_zone = key_zone
         self._clock = clock
 
-    def ingest(self, path: Path, camera: str, source_path: str | None = None) -> Stored:
+    def ingest(
+        self,
+        path: Path,
+        camera: str,
+        source_path: str | None = None,
+        *,
+        received: datetime | None = None,
+    ) -> Stored:
         """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
-        path for it, which may carry the capture time in its folders), and journal its key for
+        path for it, which may carry the capture time in its folders and then names the file;
+        ``received``: when the upload completed, default now), and journal its key for
         processing. Returns once the object is durable in the store."""
-        stored = self._store_file(path, camera, source_path)
+        stored = self._store_file(path, camera, source_path, received or self._clock())
         self._journal.remember_upload(stored.camera, stored.name, stored.sha256, stored.key)
         self._journal.add([stored.key])
         return stored
 
-    def _store_file(self, path: Path, camera: str, source_path: str | None) -> Stored:
+    def capture_instant(self, camera: str, source_path: str, received: datetime) -> datetime:
+        """The capture instant ``ingest`` will find for this file (the gateway queues by it)."""
+        return resolve_capture_time(source_path, self._cameras.get(camera).zone, received).instant
+
+    def _store_file(self, path: Path, camera: str, source_path: str | None, received: datetime) -> Stored:
         registered = self._cameras.get(camera)
         camera, zone = registered.name, registered.zone
-        name = storable_filename(path.name)
+        name = storable_filename(PurePosixPath(source_path).name if source_path else path.name)
         try:
             validate_filename(name)
         except ValueError as exc:
-            raise IngestError(f"{path}: {exc}") from None
+            raise IngestError(f"{source_path or path}: {exc}") from None
         kind = kind_for_filename(name)
         if kind is None:
             raise IngestError(
-                f"{path}: not a clip or snapshot (expected a video such as .mp4 or an image such as .jpg)"
+                f"{source_path or path}: not a clip or snapshot "
+                "(expected a video such as .mp4 or an image such as .jpg)"
             )
-        received = self._clock()
         capture = resolve_capture_time(source_path or name, zone, received)
         size, digest = _size_and_sha256(path)
         known = self._journal.recall_upload(camera, name, digest)
@@ -124,7 +137,9 @@ class Ingestor:
                     return Stored(key, True, capture, size, camera, name, digest)
             if self._holds(key, digest):
                 return Stored(key, False, capture, size, camera, name, digest)
-        raise IngestError(f"{path}: {MAX_ALTERNATIVES} different files already named like {base.key}")
+        raise IngestError(
+            f"{source_path or path}: {MAX_ALTERNATIVES} different files already named like {base.key}"
+        )
 
     def _holds(self, key: str, digest: str) -> bool:
         try:

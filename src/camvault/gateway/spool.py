@@ -119,6 +119,8 @@ class Spool:
         self.outbox = outbox
         self.limits = limits or SpoolLimits()
         self._order_of = order_of
+        self.on_commit: Callable[[], None] | None = None
+        """Called after each commit (the uploader's ``wake``)."""
         self.homes = root / "homes"
         self.queue = root / "queue"
         self.orphans = root / "orphans"
@@ -197,6 +199,8 @@ class Spool:
         self.outbox.record(upload, self._order_of(arrival))
         self._link(file, self.spooled(upload.id))
         fsync_dir(self.queue)
+        if self.on_commit is not None:
+            self.on_commit()
 
     @staticmethod
     def _link(file: Path, target: Path) -> None:
