@@ -1,0 +1,173 @@
+"""The FTP conversation with one camera, and the promise behind ``226``.
+
+pyftpdlib answers ``226 Transfer complete`` as soon as the data connection closes, and only
+then tells the handler that a file arrived. This module moves that decision before the reply:
+when an upload is complete, the file is published (``Spool.commit``: fsynced, linked into the
+spool, recorded in the outbox) and only then is ``226`` sent; when the commit fails the camera
+gets ``451`` and sends the file again. Before any data is accepted, STOR and APPE ask the spool
+whether it has room (``452`` when it does not).
+
+What an upload means comes from :mod:`camvault.gateway.layouts`: a temporary name is published
+when it is renamed to its final name (RNTO), before the ``250`` reply; sidecars, empty files and
+aborted transfers are never published (logged and counted). ``.mkv`` and ``.avi`` clips are
+remuxed to MP4 first when that is possible.
+
+It never decides confinement (:mod:`camvault.gateway.filesystem`) or who may log in
+(:mod:`camvault.gateway.authorizer`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pyftpdlib.filesystems import FilesystemError
+from pyftpdlib.handlers import DTPHandler, FTPHandler
+
+from camvault.gateway.filesystem import ConfinedFS, path_problem
+from camvault.gateway.layouts import UploadName, classify, remuxable
+from camvault.gateway.metrics import Counters
+from camvault.gateway.remux import remux_to_mp4
+from camvault.gateway.spool import Arrival, Spool, SpoolError
+
+__all__ = ["CommittingDTPHandler", "GatewayContext", "GatewayHandler"]
+
+log = logging.getLogger("camvault.gateway")
+
+PATH_COMMANDS = frozenset(
+    {"CWD", "XCWD", "LIST", "NLST", "MLSD", "MLST", "STAT", "STOR", "APPE", "RETR", "SIZE", "MDTM"}
+    | {"MKD", "XMKD", "RMD", "XRMD", "DELE", "RNFR", "RNTO", "SITE CHMOD", "MFMT"}
+)
+
+
+@dataclass(frozen=True)
+class GatewayContext:
+    """What every connection of one gateway shares; built once and passed in."""
+
+    spool: Spool
+    counters: Counters
+    clock: Callable[[], datetime]
+    camera_name: Callable[[str], str]
+
+
+class CommittingDTPHandler(DTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
+    """A data channel whose ``226`` for an upload waits until the file is published."""
+
+    def close(self) -> None:
+        if self._upload_complete():
+            if not self.file_obj.closed:
+                self.file_obj.close()
+            refusal = self.cmd_channel.publish_upload(self.file_obj.name)
+            if refusal is not None:
+                self._resp = (refusal, logging.getLogger("pyftpdlib").warning)
+        super().close()
+
+    def _upload_complete(self) -> bool:
+        response = self._resp[0] if self._resp else ""
+        return bool(
+            not self._closed
+            and self.receive
+            and self.transfer_finished
+            and self.file_obj is not None
+            and response.startswith("226")
+        )
+
+
+class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
+    """One camera's FTP session. ``context`` is set on the per-gateway subclass."""
+
+    context: ClassVar[GatewayContext]
+    dtp_handler = CommittingDTPHandler
+    abstracted_fs = ConfinedFS
+    use_sendfile = False
+
+    def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+        problem = path_problem(arg) if cmd.upper() in PATH_COMMANDS else None
+        if problem is not None:
+            log.warning("refused %s from %s: %s", cmd.upper(), self.remote_ip, problem)
+            self.respond(f"553 Refused: {problem}.")
+            return
+        super().pre_process_command(line, cmd, arg)
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
+        reason = self.context.spool.refusal()
+        if reason is not None:
+            self.context.counters.rejected()
+            log.warning("refused an upload from %s (%s): %s", self.username, self.remote_ip, reason)
+            self.respond(f"452 Upload refused: {reason}.")
+            return None
+        result: str | None = super().ftp_STOR(file, mode)
+        return result
+
+    def ftp_RNTO(self, path: str) -> tuple[str, str] | None:
+        source: str | None = getattr(self, "_rnfr", None)
+        if not source:
+            self.respond("503 Bad sequence of commands: use RNFR first.")
+            return None
+        setattr(self, "_rnfr", None)  # noqa: B010 - pyftpdlib's attribute, untyped
+        try:
+            self.run_as_current_user(self.fs.rename, source, path)
+        except (OSError, FilesystemError) as exc:
+            self.respond(f"550 {getattr(exc, 'strerror', None) or exc}.")
+            return None
+        refusal = None
+        if self._upload_name(source).disposition == "temporary" and Path(path).is_file():
+            refusal = self.publish_upload(path)
+        self.respond(refusal or "250 Renaming ok.")
+        return (source, path)
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        self.context.counters.aborted()
+        log.warning("upload of %s by %s aborted; not published", self._relative(file), self.username)
+        Path(file).unlink(missing_ok=True)
+
+    def publish_upload(self, file: str) -> str | None:
+        """Publish a complete upload; None to answer with success, else the error reply."""
+        upload = self._upload_name(file)
+        if upload.disposition == "temporary":
+            return None  # published when renamed to its final name
+        if upload.disposition == "ignore":
+            self.context.counters.ignored()
+            log.info("ignored %s from %s: not a clip or snapshot", upload.source_path, self.username)
+            return None
+        path = Path(file)
+        if path.stat().st_size == 0:
+            self.context.counters.aborted()
+            log.warning("empty upload %s from %s; not published", upload.source_path, self.username)
+            return None
+        if remuxable(upload.source_path):
+            path, upload = self._remuxed(path, upload)
+        return self._commit(path, upload)
+
+    def _remuxed(self, path: Path, upload: UploadName) -> tuple[Path, UploadName]:
+        converted = remux_to_mp4(path)
+        if converted is None:
+            return path, upload
+        path.unlink()
+        return converted, classify(self._relative(str(converted)))
+
+    def _commit(self, path: Path, upload: UploadName) -> str | None:
+        camera = self.context.camera_name(self.username)
+        arrival = Arrival(camera=camera, source_path=upload.source_path, received=self.context.clock())
+        try:
+            self.context.spool.commit(path, arrival)
+        except SpoolError as exc:
+            log.error("could not keep %s from %s: %s", upload.source_path, camera, exc)
+            return f"451 Not stored, send it again: {exc}."
+        log.info("received %s from %s", upload.source_path, camera)
+        return None
+
+    def _upload_name(self, file: str) -> UploadName:
+        return classify(self._relative(file))
+
+    def _relative(self, file: str) -> str:
+        return Path(file).relative_to(self.fs.root).as_posix()
+
+    def log_cmd(self, cmd: str, arg: Any, respcode: int, respstr: str) -> None:
+        """pyftpdlib's per-command log line, at debug level (uploads are logged once above)."""
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_cmd(cmd, arg, respcode, respstr)
