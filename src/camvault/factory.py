@@ -8,9 +8,9 @@ module keeps a global instance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from camvault.accounts.registry import CameraRegistry, UnknownCamera
@@ -24,6 +24,10 @@ from camvault.processor.journal import Journal
 from camvault.processor.workers import RetryPolicy, Workers
 from camvault.store.base import Notify, ObjectStore
 from camvault.store.url import StorageLocation, parse_storage_url
+
+if TYPE_CHECKING:
+    from camvault.gateway.spool import Arrival, Spool
+    from camvault.gateway.uploader import Uploader
 
 
 def sqlite_path(url: str, config: Config, setting: str) -> Path:
@@ -165,3 +169,37 @@ def _zone_of(cameras: CameraRegistry, name: str) -> ZoneInfo | None:
         return cameras.get(name).zone
     except UnknownCamera:
         return None
+
+
+def open_spool(config: Config, ingestor: Ingestor | None = None) -> Spool:
+    """The gateway's spool and outbox (``[gateway] spool``), with its back-pressure limits. With
+    ``ingestor``, uploads are queued in capture order (else in arrival order)."""
+    from camvault.gateway.spool import Spool, SpoolLimits
+
+    gateway = config.settings.gateway
+    limits = SpoolLimits(max_bytes=gateway.spool_max_mb << 20, min_free_bytes=gateway.spool_min_free_mb << 20)
+    if ingestor is None:
+        return Spool.open(config.resolve(gateway.spool), limits=limits)
+
+    def capture_order(arrival: Arrival) -> datetime:
+        try:
+            return ingestor.capture_instant(arrival.camera, arrival.source_path, arrival.received)
+        except UnknownCamera:
+            return arrival.received
+
+    return Spool.open(config.resolve(gateway.spool), limits=limits, order_of=capture_order)
+
+
+def build_uploader(runtime: Runtime, spool: Spool) -> Uploader:
+    """The uploader draining ``spool`` into the runtime's store; it wakes on every commit."""
+    from camvault.gateway.uploader import Uploader, UploadPolicy
+
+    gateway = runtime.config.settings.gateway
+    policy = UploadPolicy(
+        threads=gateway.upload_threads,
+        retry_s=gateway.upload_retry_seconds,
+        max_retry_s=gateway.upload_max_retry_seconds,
+    )
+    uploader = Uploader(spool, runtime.ingestor, runtime.store, policy=policy)
+    spool.on_commit = uploader.wake
+    return uploader

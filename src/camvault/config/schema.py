@@ -172,6 +172,23 @@ class GatewaySettings:
     tls_cert: str = setting("", "PEM certificate for explicit FTPS (empty: plain FTP only).")
     tls_key: str = setting("", "PEM private key for explicit FTPS.")
     spool: str = setting("spool", "Directory where uploads wait, durable, until the store has them.")
+    spool_max_mb: int = setting(
+        4096,
+        "Uploads are refused (452) while more than this many MB wait in the spool (0: no cap).",
+        at_least(0),
+    )
+    spool_min_free_mb: int = setting(
+        512, "Uploads are refused (452) while the spool's disk has less than this many MB free.", at_least(0)
+    )
+    upload_threads: int = setting(4, "Uploads sent to the object store at the same time.", at_least(1))
+    upload_retry_seconds: float = setting(
+        2.0, "First retry delay of a failed upload to the store; doubles per retry (with jitter).", positive
+    )
+    upload_max_retry_seconds: float = setting(
+        300.0,
+        "Longest delay between retries of an upload (uploads are retried until they succeed).",
+        positive,
+    )
 
 
 @dataclass(frozen=True)
