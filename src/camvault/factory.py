@@ -26,6 +26,7 @@ from camvault.store.base import Notify, ObjectStore
 from camvault.store.url import StorageLocation, parse_storage_url
 
 if TYPE_CHECKING:
+    from camvault.gateway.server import Gateway
     from camvault.gateway.spool import Arrival, Spool
     from camvault.gateway.uploader import Uploader
 
@@ -203,3 +204,49 @@ def build_uploader(runtime: Runtime, spool: Spool) -> Uploader:
     uploader = Uploader(spool, runtime.ingestor, runtime.store, policy=policy)
     spool.on_commit = uploader.wake
     return uploader
+
+
+def build_gateway(config: Config, spool: Spool, cameras: CameraRegistry, *, clock: Clock = utcnow) -> Gateway:
+    """The FTP gateway of ``[gateway]``: cameras from ``cameras``, uploads committed to ``spool``."""
+    from camvault.gateway.authorizer import CameraAuthorizer, LoginThrottle
+    from camvault.gateway.handler import GatewayContext
+    from camvault.gateway.metrics import Counters
+    from camvault.gateway.server import Gateway, GatewayOptions, TLSFiles
+
+    gateway = config.settings.gateway
+    host, _, port = gateway.listen.rpartition(":")
+    low, _, high = gateway.passive_ports.partition("-")
+    tls = None
+    if gateway.tls_cert:
+        cert = config.resolve(gateway.tls_cert)
+        tls = TLSFiles(
+            cert, config.resolve(gateway.tls_key) if gateway.tls_key else cert, gateway.tls_required
+        )
+    elif gateway.tls_required:
+        raise ConfigError(
+            "[gateway] tls_required = true needs tls_cert and tls_key (`camvault init` writes a pair)"
+        )
+    options = GatewayOptions(
+        host=host.strip("[]"),
+        port=int(port),
+        passive_ports=range(int(low), int(high) + 1),
+        masquerade_address=gateway.masquerade_address or None,
+        max_connections_per_ip=gateway.max_connections_per_ip,
+        idle_timeout=gateway.idle_timeout_seconds,
+        tls=tls,
+    )
+    context = GatewayContext(
+        spool=spool,
+        counters=Counters(spool.outbox),
+        clock=clock,
+        camera_name=lambda user: cameras.get(user).name,
+    )
+    try:
+        return Gateway(options, context, CameraAuthorizer(cameras, spool.home, LoginThrottle()))
+    except ValueError as exc:
+        raise ConfigError(f"[gateway]: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"[gateway] listen = {gateway.listen!r}: {exc.strerror or exc}; stop the program using it or "
+            "pick another port"
+        ) from None

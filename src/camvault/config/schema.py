@@ -169,8 +169,21 @@ class GatewaySettings:
         "Public IP to announce in passive replies when cameras reach the gateway through NAT.",
         check_optional_address,
     )
-    tls_cert: str = setting("", "PEM certificate for explicit FTPS (empty: plain FTP only).")
-    tls_key: str = setting("", "PEM private key for explicit FTPS.")
+    tls_cert: str = setting(
+        "",
+        "PEM certificate for explicit FTPS (AUTH TLS), relative to this file; `camvault init` writes a "
+        "self-signed one (empty: plain FTP only).",
+    )
+    tls_key: str = setting("", "PEM private key for explicit FTPS, relative to this file.")
+    tls_required: bool = setting(
+        False, "Refuse logins and transfers that are not encrypted (only for cameras that all speak FTPS)."
+    )
+    max_connections_per_ip: int = setting(
+        8, "FTP connections one client address may hold at once (0: no limit).", at_least(0)
+    )
+    idle_timeout_seconds: float = setting(
+        300.0, "A camera connection that sends no command for this long is closed.", positive
+    )
     spool: str = setting("spool", "Directory where uploads wait, durable, until the store has them.")
     spool_max_mb: int = setting(
         4096,
@@ -259,7 +272,7 @@ SECTION_HELP: dict[str, str] = {
     "storage": "The object store: the system of record for every clip and snapshot.",
     "catalog": "The catalog of events (rebuildable from the store with `camvault reindex`).",
     "accounts": "Cameras, users and API tokens.",
-    "gateway": "The FTP gateway cameras upload to (arrives in the next version; keys are checked now).",
+    "gateway": "The FTP gateway cameras upload to, and the spool where uploads wait for the object store.",
     "api": "The REST API and web app.",
     "processor": "Turns stored objects into catalog entries (probe, thumbnail).",
     "retention": "How long clips are kept (applied from the next version; the value is checked now).",
