@@ -91,7 +91,7 @@ class WorkQueue:
             self.add_in(self._db, ((key, None) for key in keys))
 
     def claim(self, lease_s: float = 600.0, key: str | None = None) -> Entry | None:
-        """Take the first due key for ``lease_s`` seconds; None when nothing is due. With ``key``,
+        """Take the first due key (in order) for ``lease_s`` seconds; None when nothing is due. With ``key``,
         take that key now even if its retry is not due yet; None when it is not waiting or
         another process holds it."""
         now = self.now_ms()
@@ -99,7 +99,7 @@ class WorkQueue:
             row = self._db.execute(
                 "UPDATE pending SET claimed_until_ms = ? WHERE key = ("
                 "SELECT key FROM pending WHERE state='pending' AND claimed_until_ms <= ?"
-                " AND ((? IS NULL AND due_ms <= ?) OR key = ?) ORDER BY due_ms, created_ms LIMIT 1"
+                " AND ((? IS NULL AND due_ms <= ?) OR key = ?) ORDER BY created_ms, due_ms LIMIT 1"
                 ") RETURNING key, attempts",
                 (now + int(lease_s * 1000), now, key, now, key),
             ).fetchone()
