@@ -41,6 +41,7 @@ class Served:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         set_key(config, "api.listen", f"127.0.0.1:{self.port}")
+        set_key(config, "gateway.listen", f"127.0.0.1:{free_port()}")  # serve starts the FTP gateway too
         self.url = f"http://127.0.0.1:{self.port}/api/v1"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "camvault", "serve", "--config", str(config)],

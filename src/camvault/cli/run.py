@@ -9,6 +9,7 @@ import socket
 import threading
 from typing import Any
 
+from camvault.cli.gateway import describe, running_gateway
 from camvault.config.loader import Config, ConfigError
 from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
 
@@ -17,8 +18,9 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     serve = verbs.add_parser(
         "serve",
         parents=[common],
-        help="run the processor and the API on this machine",
-        description="Run everything embedded: object store, processor workers and the REST API.",
+        help="run the FTP gateway, the processor and the API on this machine",
+        description="Run everything embedded: FTP gateway and spool, object store, processor workers "
+        "and the REST API.",
     )
     serve.set_defaults(handler=cmd_serve)
     process = verbs.add_parser(
@@ -101,13 +103,14 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     runtime = build_runtime(config)
     try:
         runtime.workers.start()
-        where = storage_location(config)
-        print(f"camvault serving from {config.path or config.base_dir}")
-        print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
-        print(f"  catalog:  {config.settings.catalog.url}")
-        print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
-        print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
-        _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+        with running_gateway(runtime) as gateway:
+            where = storage_location(config)
+            print(f"camvault serving from {config.path or config.base_dir}")
+            print(f"  cameras:  {describe(config, gateway)}")
+            print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
+            print(f"  catalog:  {config.settings.catalog.url}")
+            print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
+            _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
     finally:
         runtime.close()
     return 0

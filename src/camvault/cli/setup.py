@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from camvault.config.loader import DEFAULT_FILE, Config, ConfigError, load_confi
 from camvault.config.starter import render_starter
 from camvault.factory import open_cameras, open_catalog, storage_location
 from camvault.processor.journal import Journal
+
+TLS_CERT = "tls/gateway.crt"
+TLS_KEY = "tls/gateway.key"
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -34,7 +38,13 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{folder} is a file; DIR must be a folder (new or existing)")
     folder.mkdir(parents=True, exist_ok=True)
     secret = new_secret()
-    text = render_starter({"auth.admin_password_hash": hash_secret(secret)})
+    text = render_starter(
+        {
+            "auth.admin_password_hash": hash_secret(secret),
+            "gateway.tls_cert": TLS_CERT,
+            "gateway.tls_key": TLS_KEY,
+        }
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -51,12 +61,25 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_tls_pair(config: Config) -> None:
+    """A self-signed certificate and key (0600) so that cameras can use FTPS from the start."""
+    from camvault.gateway.tls import write_self_signed
+
+    cert = config.resolve(config.settings.gateway.tls_cert)
+    key = config.resolve(config.settings.gateway.tls_key)
+    if cert.exists() or key.exists():
+        return
+    cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_self_signed(cert, key, now=datetime.now(UTC))
+
+
 def _lay_out(config: Config) -> None:
     """Create the store root, spool, catalog and account database."""
     where = storage_location(config)
     if where.root is not None:
         where.root.mkdir(parents=True, exist_ok=True)
     config.resolve(config.settings.gateway.spool).mkdir(parents=True, exist_ok=True)
+    _write_tls_pair(config)
     open_catalog(config).close()
     open_cameras(config).close()
     Journal(config.resolve(config.settings.processor.journal)).close()
