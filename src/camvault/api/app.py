@@ -18,6 +18,7 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
 from camvault import __version__
+from camvault.api.metrics import metrics_router
 from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.domain.model import format_instant, parse_instant
 from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
@@ -33,6 +34,7 @@ def create_app(
     registered: Callable[[], Iterable[str]] | None = None,
     *,
     allowed_hosts: Sequence[str] = LOCAL_HOSTS,
+    metrics: Callable[[], str] | None = None,
 ) -> FastAPI:
     """The API app over ``catalog``. ``registered`` names the cameras known to this site, so a
     camera that has not uploaded yet is listed too (with no events). Requests whose ``Host``
@@ -47,6 +49,7 @@ def create_app(
     )
 
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.include_router(metrics_router(metrics, prefix=API))  # figures in Prometheus text, when given
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from camvault.cli.progress import Progress
 from camvault.config.loader import Config
 from camvault.domain.keys import event_id_for_key, is_derived_key
 from camvault.domain.model import CatalogEvent
-from camvault.factory import Runtime, build_runtime, storage_location
+from camvault.factory import Runtime, build_runtime, open_spool, storage_location
+from camvault.gateway.metrics import figures
 from camvault.ingest import IngestError, Stored
 from camvault.processor.core import Outcome
 from camvault.store.base import ObjectNotFound
@@ -197,6 +199,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         "counters": stats.counters,
         "failed_keys": [{"key": key, "error": error} for key, error in failed],
     }
+    report["gateway"], gateway_lines = _gateway_status(config)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -207,4 +210,30 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         print(f"last error: {stats.last_error}")
     for key, error in failed:
         print(f"failed:     {key}: {error}  (retry: camvault process --retry-failed --once)")
+    print("\n".join(gateway_lines))
     return 0
+
+
+def _gateway_status(config: Config) -> tuple[dict[str, Any], list[str]]:
+    """The spool's figures for ``status``: as JSON, and as lines to print."""
+    spool = open_spool(config)
+    try:
+        fig = figures(spool.outbox, datetime.now(UTC), spool.refusal())
+        failed = spool.outbox.failed()
+    finally:
+        spool.close()
+    waiting = f", oldest waiting {fig.oldest_pending_age_s} s" if fig.oldest_pending_age_s is not None else ""
+    lines = [
+        f"gateway:    {fig.outbox_depth} uploads waiting for the store ({fig.outbox_bytes / 2**20:.1f} MB)"
+        f"{waiting}, {fig.outbox_failed} failed; {fig.uploads_per_second:g} uploads/s; "
+        f"{fig.rejected} rejected, {fig.ignored} ignored, {fig.aborted} aborted",
+        f"accepting:  {'no: ' + fig.refusal if fig.refusal else 'yes'}",
+    ]
+    if fig.last_error:
+        lines.append(f"upload error: {fig.last_error}")
+    lines += [f"kept:       {u.camera} {u.source_path}: {reason} (in {spool.queue})" for u, reason in failed]
+    report = {
+        **asdict(fig),
+        "failed_uploads": [{"camera": u.camera, "path": u.source_path, "error": r} for u, r in failed],
+    }
+    return report, lines

@@ -7,11 +7,16 @@ import ipaddress
 import signal
 import socket
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from camvault.cli.gateway import describe, running_gateway
 from camvault.config.loader import Config, ConfigError
-from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
+from camvault.factory import build_runtime, open_cameras, open_catalog, open_spool, storage_location
+from camvault.gateway.metrics import exposition
+from camvault.processor.journal import Journal
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -76,6 +81,16 @@ def checked_listen(config: Config) -> tuple[str, int]:
     return host, port
 
 
+@contextmanager
+def metrics_source(config: Config, journal: Journal | None) -> Iterator[Callable[[], str]]:
+    """What ``/api/v1/metrics`` serves: the spool's figures (and the processor journal's)."""
+    spool = open_spool(config)
+    try:
+        yield lambda: exposition(spool, journal.stats() if journal else None, datetime.now(UTC))
+    finally:
+        spool.close()
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -110,7 +125,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
             print(f"  catalog:  {config.settings.catalog.url}")
             print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
-            _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+            with metrics_source(config, runtime.journal) as metrics:
+                app = create_app(runtime.catalog, registered=runtime.cameras.names, metrics=metrics)
+                _serve_api(host, port, app)
     finally:
         runtime.close()
     return 0
@@ -144,8 +161,8 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
     host, port = checked_listen(config)
     catalog = open_catalog(config)
     try:
-        with open_cameras(config) as cameras:
-            _serve_api(host, port, create_app(catalog, registered=cameras.names))
+        with open_cameras(config) as cameras, metrics_source(config, None) as metrics:
+            _serve_api(host, port, create_app(catalog, registered=cameras.names, metrics=metrics))
     finally:
         catalog.close()
     return 0

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from camvault.gateway.outbox import Outbox
+from camvault.gateway.spool import Spool
+from camvault.workqueue import QueueStats
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,9 @@ _HELP = (
 )
 
 
-def prometheus_text(fig: GatewayFigures) -> str:
-    """The figures in the Prometheus text format (version 0.0.4), names prefixed ``camvault_gateway_``."""
+def prometheus_text(fig: GatewayFigures, processor: QueueStats | None = None) -> str:
+    """The figures in the Prometheus text format (version 0.0.4), names prefixed ``camvault_gateway_``
+    (and ``camvault_processor_`` for the processor journal's figures, when given)."""
     values = {
         "outbox_depth": fig.outbox_depth,
         "outbox_bytes": fig.outbox_bytes,
@@ -121,8 +124,20 @@ def prometheus_text(fig: GatewayFigures) -> str:
             f"# TYPE {full} gauge",
             f'{full}{{error="{_label(fig.last_error)}"}} 1',
         ]
+    if processor is not None:
+        for name, value, text in (
+            ("pending", processor.pending, "Stored objects waiting to be cataloged."),
+            ("failed", processor.failed, "Objects that used up their processing attempts."),
+        ):
+            full = f"camvault_processor_{name}"
+            lines += [f"# HELP {full} {text}", f"# TYPE {full} gauge", f"{full} {value}"]
     return "\n".join(lines) + "\n"
 
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def exposition(spool: Spool, processor: QueueStats | None, now: datetime) -> str:
+    """What ``/api/v1/metrics`` serves: the spool's figures, its refusal, the processor's."""
+    return prometheus_text(figures(spool.outbox, now, spool.refusal()), processor)
