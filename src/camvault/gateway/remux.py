@@ -50,12 +50,58 @@ def _copy_streams(source: Path, target: Path) -> None:
                 mapping[stream.index] = output.add_stream_from_template(stream)
         if not any(stream.type == "video" for stream in given.streams):
             raise ValueError("no video stream")
+        timing = _DecodeTimes()
         packets = 0
         for packet in given.demux(*[given.streams[index] for index in mapping]):
-            if packet.dts is None:
+            if packet.size == 0:  # the demuxer's end-of-stream marker
                 continue
-            packet.stream = mapping[packet.stream.index]
-            output.mux(packet)
+            for ready in timing.ready(packet):
+                ready.stream = mapping[ready.stream.index]
+                output.mux(ready)
+                packets += 1
+        for ready in timing.rest():
+            ready.stream = mapping[ready.stream.index]
+            output.mux(ready)
             packets += 1
         if not packets:
             raise ValueError("no packets")
+
+
+class _DecodeTimes:
+    """Fills in the decode times Matroska does not store, which MP4 requires.
+
+    A Matroska demuxer reports no DTS for the first packets of a stream with B-frames. They are
+    held until the first known DTS, then numbered backwards from it one packet duration apart,
+    as FFmpeg's own remuxer does; a stream that never reports a DTS has none to reorder, so
+    its DTS is its PTS.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[int, list[Any]] = {}
+        self._last: dict[int, tuple[int, int]] = {}
+
+    def ready(self, packet: Any) -> list[Any]:
+        index = packet.stream.index
+        held = self._held.setdefault(index, [])
+        if packet.dts is None and index not in self._last:
+            held.append(packet)
+            return []
+        if packet.dts is None:
+            last, step = self._last[index]
+            packet.dts = last + step
+        step = packet.duration or 1
+        for back, early in enumerate(reversed(held), start=1):
+            early.dts = packet.dts - back * step
+        self._last[index] = (packet.dts, step)
+        ready = [*held, packet]
+        held.clear()
+        return ready
+
+    def rest(self) -> list[Any]:
+        rest = []
+        for held in self._held.values():
+            for packet in held:
+                packet.dts = packet.pts
+                rest.append(packet)
+            held.clear()
+        return rest
