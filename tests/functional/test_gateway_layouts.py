@@ -1,0 +1,118 @@
+"""The vendors' folder layouts through a real gateway, and what is never published.
+
+Temporary names are published once under their final name; sidecars (``.idx``), empty files
+and aborted transfers are never published, and each is counted; a file the camera sends again
+under the same name never changes the copy already promised with ``226``.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from camvault.domain.model import format_instant
+from tests.support.ftp import PASSWORDS, Pipeline, RunningGateway, gateway_pipeline, running_gateway
+from tests.support.media import make_jpeg
+
+pytestmark = pytest.mark.functional
+
+LAYOUTS = {
+    # camera path (folders created as needed) → object key (capture 13:05:07 Berlin = 12:05:07 UTC)
+    "FI9821P_00626E6A1B2C/snap/MDAlarm_20240102-130507.jpg": "snap/MDAlarm_20240102-130507.jpg",
+    "Front Door_01_20240102130507000_MOTION.jpg": "snap/Front Door_01_20240102130507000_MOTION.jpg",
+    "2024-01-02/001/jpg/13/05/07[M][0@0][1].jpg": "snap/07[M][0@0][1].jpg",
+    "Back Yard/Back Yard_00_20240102130507.jpg": "snap/Back Yard_00_20240102130507.jpg",
+}
+
+
+def login(host: str, port: int, camera: str = "garage") -> ftplib.FTP:
+    ftp = ftplib.FTP()
+    ftp.connect(host, port, timeout=10)
+    ftp.login(camera, PASSWORDS[camera])
+    return ftp
+
+
+def make_dirs(ftp: ftplib.FTP, path: str) -> None:
+    parts = path.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        ftp.mkd("/".join(parts[:depth]))
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    with gateway_pipeline(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[RunningGateway]:
+    """The gateway and its spool, without an uploader: what was committed stays visible."""
+    with running_gateway(tmp_path) as running:
+        yield running
+
+
+def test_every_vendor_layout_lands_under_its_capture_hour(pipeline: Pipeline, tmp_path: Path) -> None:
+    data = make_jpeg(tmp_path / "snap.jpg").read_bytes()
+    with login(pipeline.host, pipeline.port) as ftp:
+        for path in LAYOUTS:
+            make_dirs(ftp, path)
+            assert ftp.storbinary(f"STOR {path}", io.BytesIO(data)).startswith("226")
+    events = pipeline.settle(len(LAYOUTS))
+    for path, tail in LAYOUTS.items():
+        key = f"garage/2024-01-02/Hour-12/{tail}"
+        assert key in events, (path, sorted(events))
+        assert format_instant(events[key].capture_time) == "2024-01-02T12:05:07.000Z"
+        assert pipeline.metadata(key)["camera"] == "garage"
+        assert pipeline.content(key) == data
+
+
+def counters(gateway: RunningGateway) -> dict[str, int]:
+    return dict(gateway.spool.outbox.stats().counters)
+
+
+def test_sidecars_and_empty_files_are_not_published_but_counted(gateway: RunningGateway) -> None:
+    with login(gateway.host, gateway.port) as ftp:
+        assert ftp.storbinary("STOR clip.idx", io.BytesIO(b"index")).startswith("226")
+        assert ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(b"")).startswith("226")
+    assert gateway.spooled() == {}
+    assert counters(gateway).get("ignored") == 1
+    assert counters(gateway).get("aborted") == 1
+
+
+def test_an_aborted_upload_is_removed_not_published_and_counted(gateway: RunningGateway) -> None:
+    with login(gateway.host, gateway.port) as ftp:
+        data = ftp.transfercmd("STOR MDAlarm_20240102-130507.jpg")
+        data.sendall(b"\xff\xd8" + bytes(64 * 1024))
+        ftp.putcmd("ABOR")
+        data.close()
+        assert ftp.getresp().startswith("225")  # ABOR: data channel closed, no 226 for the file
+        assert "MDAlarm_20240102-130507.jpg" not in ftp.nlst()
+    assert gateway.spooled() == {}
+    assert counters(gateway).get("aborted") == 1
+
+
+def test_a_temporary_name_is_not_published_until_renamed(gateway: RunningGateway) -> None:
+    with login(gateway.host, gateway.port) as ftp:
+        ftp.storbinary("STOR snap.jpg.tmp", io.BytesIO(b"\xff\xd8jpeg"))
+        assert gateway.spooled() == {}
+        ftp.rename("snap.jpg.tmp", "MDAlarm_20240102-130507.jpg")
+        assert gateway.spooled() == {"MDAlarm_20240102-130507.jpg": b"\xff\xd8jpeg"}
+        ftp.rename("MDAlarm_20240102-130507.jpg", "renamed.jpg")  # a final name renamed: not again
+    assert list(gateway.spooled()) == ["MDAlarm_20240102-130507.jpg"]
+
+
+def test_sending_a_name_again_never_changes_the_promised_copy(gateway: RunningGateway) -> None:
+    with login(gateway.host, gateway.port) as ftp:
+        ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(b"first"))
+        ftp.storbinary("APPE MDAlarm_20240102-130507.jpg", io.BytesIO(b"+more"))
+        ftp.storbinary("STOR MDAlarm_20240102-130508.jpg", io.BytesIO(b"second"))
+        ftp.storbinary("STOR MDAlarm_20240102-130508.jpg", io.BytesIO(b"third"))
+    spooled = sorted(path.read_bytes() for path in gateway.spool.queue.iterdir())
+    assert spooled == [b"first", b"first+more", b"second", b"third"]
+    home = gateway.home("garage")
+    assert (home / "MDAlarm_20240102-130507.jpg").read_bytes() == b"first+more"
+    assert (home / "MDAlarm_20240102-130508.jpg").read_bytes() == b"third"
