@@ -24,7 +24,7 @@ from pyftpdlib.filesystems import AbstractedFS, FilesystemError
 
 from camvault.domain.keys import MAX_FILENAME_LENGTH
 
-__all__ = ["MAX_PATH", "ConfinedFS", "path_problem"]
+__all__ = ["MAX_PATH", "ConfinedFS", "climbs_out", "path_problem"]
 
 MAX_PATH = 1024
 """Longest FTP path argument accepted, in characters."""
@@ -43,6 +43,20 @@ def path_problem(ftp_path: str) -> str | None:
     if any(len(part) > MAX_FILENAME_LENGTH for part in ftp_path.split("/")):
         return f"file name longer than {MAX_FILENAME_LENGTH} characters"
     return None
+
+
+def climbs_out(cwd: str, ftp_path: str) -> bool:
+    """True if ``ftp_path``, read from the virtual folder ``cwd``, uses ``..`` to climb above the
+    root. Such a path is refused, not silently clamped at the root."""
+    depth = 0 if ftp_path.startswith("/") else len([part for part in cwd.split("/") if part])
+    for part in ftp_path.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part and part != ".":
+            depth += 1
+    return False
 
 
 class ConfinedFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib is untyped

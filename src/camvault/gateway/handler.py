@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from pyftpdlib.filesystems import FilesystemError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
 
-from camvault.gateway.filesystem import ConfinedFS, path_problem
+from camvault.gateway.filesystem import ConfinedFS, climbs_out, path_problem
 from camvault.gateway.layouts import UploadName, classify, remuxable
 from camvault.gateway.metrics import Counters
 from camvault.gateway.remux import remux_to_mp4
@@ -86,12 +86,20 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
     use_sendfile = False
 
     def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
-        problem = path_problem(arg) if cmd.upper() in PATH_COMMANDS else None
+        problem = self._path_problem(cmd, arg)
         if problem is not None:
-            log.warning("refused %s from %s: %s", cmd.upper(), self.remote_ip, problem)
+            log.warning("refused %s from %s (%s): %s", cmd, self.username or "-", self.remote_ip, problem)
             self.respond(f"553 Refused: {problem}.")
             return
         super().pre_process_command(line, cmd, arg)
+
+    def _path_problem(self, cmd: str, arg: str) -> str | None:
+        if cmd not in PATH_COMMANDS:
+            return None
+        problem = path_problem(arg)
+        if problem is None and self.authenticated and climbs_out(self.fs.cwd, arg):
+            problem = "path leaves your home folder"
+        return problem
 
     def ftp_STOR(self, file: str, mode: str = "w") -> str | None:
         reason = self.context.spool.refusal()
