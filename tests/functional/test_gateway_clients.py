@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import ftplib
 import io
+import signal
 import ssl
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -19,7 +22,8 @@ from urllib.parse import quote
 import pytest
 
 from camvault.domain.model import format_instant
-from tests.support.ftp import PASSWORDS, Pipeline, gateway_pipeline
+from tests.support.cli import camvault, init_data
+from tests.support.ftp import PASSWORDS, Pipeline, free_port, gateway_pipeline
 from tests.support.media import make_clip, make_jpeg
 
 pytestmark = pytest.mark.functional
@@ -219,3 +223,49 @@ def test_busybox_ftpput_hikvision_snapshot(pipeline: Pipeline, snapshot: Path) -
     assert_published(
         pipeline, f"{DAY}/snap/{name}", snapshot.read_bytes(), captured="2024-01-02T12:05:07.456Z"
     )
+
+
+# --- the `camvault gateway` command -----------------------------------------------------------
+
+
+def test_gateway_command_receives_stores_and_stops_on_sigterm(tmp_path: Path, snapshot: Path) -> None:
+    port = free_port()
+    config = init_data(
+        tmp_path / "data", {"gateway.listen": f"127.0.0.1:{port}", "gateway.spool_min_free_mb": 1}
+    )
+    command = (
+        "camera",
+        "add",
+        "garage",
+        "--timezone",
+        "Europe/Berlin",
+        "--password-stdin",
+        "--config",
+        config,
+    )
+    add = camvault(*command, config, stdin=PASSWORDS["garage"] + "\n")
+    assert add.code == 0, add.err
+    process = subprocess.Popen(
+        [sys.executable, "-m", "camvault", "gateway", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(3)]
+        assert any(f"camvault gateway: ftp://127.0.0.1:{port}" in line for line in banner), banner
+        run(
+            "curl", "-sS", "--max-time", "30", "--user", f"garage:{PASSWORDS['garage']}", "--ssl-reqd",
+            "--insecure", "-T", snapshot, f"ftp://127.0.0.1:{port}/MDAlarm_20240102-130507.jpg",
+        )  # fmt: skip
+        stored = tmp_path / "data" / "objects" / DAY / "snap" / "MDAlarm_20240102-130507.jpg"
+        deadline = time.monotonic() + 30
+        while not stored.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stored.read_bytes() == snapshot.read_bytes()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert PASSWORDS["garage"] not in output

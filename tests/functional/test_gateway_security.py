@@ -7,13 +7,19 @@ import ftplib
 import io
 import logging
 import socket
+import ssl
+import stat
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from camvault.gateway.authorizer import LoginThrottle
+from camvault.gateway.server import TLSFiles
+from camvault.gateway.tls import write_self_signed
+from tests.support.cli import init_data
 from tests.support.ftp import PASSWORDS, RunningGateway, running_gateway
 
 pytestmark = pytest.mark.functional
@@ -213,3 +219,36 @@ def test_passive_replies_announce_the_masquerade_address_and_port_range(tmp_path
         extended = ftp.sendcmd("EPSV")
         assert extended.startswith("229")
         assert int(extended.split("|")[3]) in ports
+
+
+# --- FTPS -------------------------------------------------------------------------------------
+
+
+def test_init_writes_a_private_self_signed_pair_the_gateway_offers(tmp_path: Path) -> None:
+    config = init_data(tmp_path / "data")
+    text = config.read_text(encoding="utf-8")
+    assert 'tls_cert = "tls/gateway.crt"' in text and 'tls_key = "tls/gateway.key"' in text
+    for name in ("gateway.crt", "gateway.key"):
+        path = tmp_path / "data" / "tls" / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert b"PRIVATE KEY" in (tmp_path / "data" / "tls" / "gateway.key").read_bytes()
+
+
+def test_tls_required_refuses_plain_logins(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    write_self_signed(cert, key, now=datetime.now(UTC))
+    with running_gateway(tmp_path, tls=TLSFiles(cert, key, required=True)) as gateway:
+        with pytest.raises(ftplib.error_perm, match=r"^550 SSL/TLS required"):
+            login(gateway)
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with ftplib.FTP_TLS(context=context) as ftp:
+            ftp.connect(gateway.host, gateway.port, timeout=10)
+            ftp.login("garage", PASSWORDS["garage"])  # AUTH TLS first, verified against the pair
+            with pytest.raises(ftplib.error_perm, match=r"^550 SSL/TLS required"):
+                ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(b"\xff\xd8"))
+            ftp.prot_p()
+            assert ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(b"\xff\xd8")).startswith(
+                "226"
+            )
+        assert gateway.spooled() == {"MDAlarm_20240102-130507.jpg": b"\xff\xd8"}
