@@ -233,16 +233,7 @@ def test_gateway_command_receives_stores_and_stops_on_sigterm(tmp_path: Path, sn
     config = init_data(
         tmp_path / "data", {"gateway.listen": f"127.0.0.1:{port}", "gateway.spool_min_free_mb": 1}
     )
-    command = (
-        "camera",
-        "add",
-        "garage",
-        "--timezone",
-        "Europe/Berlin",
-        "--password-stdin",
-        "--config",
-        config,
-    )
+    command = ("camera", "add", "garage", "--timezone", "Europe/Berlin", "--password-stdin", "--config")
     add = camvault(*command, config, stdin=PASSWORDS["garage"] + "\n")
     assert add.code == 0, add.err
     process = subprocess.Popen(
