@@ -4,7 +4,9 @@ retried until the store takes the file, and a stopped SeaweedFS loses nothing.""
 
 from __future__ import annotations
 
+import ftplib
 import hashlib
+import io
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +29,7 @@ from camvault.processor.journal import Journal
 from camvault.store.base import ObjectInfo, ObjectStore, StoreError, read_all
 from camvault.store.s3 import PART_SIZE, S3Store
 from tests.support.cli import init_data
+from tests.support.ftp import PASSWORDS, gateway_pipeline
 from tests.support.media import make_clip, make_jpeg
 from tests.support.seaweed import SeaweedServer, seaweed
 
@@ -382,3 +385,50 @@ def test_arrival_instant_names_the_hour_of_a_stampless_file(on_seaweed: Parts) -
     on_seaweed.uploader.drain()
     (info,) = list(on_seaweed.store.list(on_seaweed.prefix))
     assert f"/{received:%Y-%m-%d}/Hour-{received:%H}/snap/" in info.key
+
+
+def test_through_ftp_the_store_away_means_spooled_then_452_at_the_cap_then_drained(
+    seaweed: SeaweedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real FTP uploads while SeaweedFS is stopped: accepted into the spool until the cap, then
+    refused with 452 before any data is sent; once the store is back the spool drains and
+    uploads are accepted again."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_key)
+    prefix = f"ftp-cap-{time.time_ns()}"
+    settings: dict[str, str | int] = {
+        "storage.url": f"s3://{seaweed.bucket}/{prefix}",
+        "storage.endpoint_url": seaweed.endpoint_url,
+        "storage.region": seaweed.region,
+        "gateway.spool_max_mb": 2,
+        "gateway.upload_retry_seconds": 0.1,
+        "gateway.upload_max_retry_seconds": 0.5,
+    }
+    data = {f"MDAlarm_20250301-12000{n}.jpg": bytes([n]) * (1 << 20) for n in range(3)}
+    with gateway_pipeline(tmp_path, settings) as pipeline:
+        seaweed.stop()
+        try:
+            with ftplib.FTP(timeout=10) as ftp:
+                ftp.connect(pipeline.host, pipeline.port)
+                ftp.login("garage", PASSWORDS["garage"])
+                names = list(data)
+                for name in names[:2]:
+                    assert ftp.storbinary(f"STOR {name}", io.BytesIO(data[name])).startswith("226")
+                with pytest.raises(ftplib.error_temp, match=r"^452"):
+                    ftp.storbinary(f"STOR {names[2]}", io.BytesIO(data[names[2]]))
+        finally:
+            seaweed.start()
+        spool = open_spool(pipeline.runtime.config)
+        try:
+            wait_until(lambda: spool.outbox.stats().depth == 0, timeout_s=90)
+            assert spool.outbox.stats().counters["rejected"] == 1
+        finally:
+            spool.close()
+        with ftplib.FTP(timeout=10) as ftp:
+            ftp.connect(pipeline.host, pipeline.port)
+            ftp.login("garage", PASSWORDS["garage"])
+            assert ftp.storbinary(f"STOR {names[2]}", io.BytesIO(data[names[2]])).startswith("226")
+        store = pipeline.runtime.store
+        wait_until(lambda: len(list(store.list(f"{prefix}/"))) == 3, timeout_s=60)
+        stored = {info.key.rsplit("/", 1)[1]: read_all(store, info.key) for info in store.list(f"{prefix}/")}
+    assert stored == data
