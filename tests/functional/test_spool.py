@@ -159,9 +159,20 @@ def test_restart_keeps_an_upload_whose_files_vanished_visible_as_failed(spool: S
     spool.spooled(upload_id(arrival)).unlink()
     path.unlink()
     spool.reconcile()
+    spool.reconcile()  # and the next restart: still there, counted once
     ((failed, reason),) = spool.outbox.failed()
     assert failed.source_path == "snap.jpg" and "vanished" in reason
     assert spool.outbox.stats().counters["spool_missing"] == 1
+
+
+def test_restart_tries_uploads_kept_as_failed_again(spool: Spool) -> None:
+    path, arrival = upload(spool, "snap.jpg")
+    spool.commit(path, arrival)
+    spool.outbox.fail(upload_id(arrival), "camera gone", retry_s=1, max_retry_s=1, permanent=True)
+    assert spool.outbox.claim() is None
+    spool.reconcile()
+    again = spool.outbox.claim()
+    assert again is not None and again.id == upload_id(arrival)
 
 
 def test_restart_finishes_the_cleanup_of_a_stored_upload(spool: Spool) -> None:

@@ -231,7 +231,11 @@ def _gateway_status(config: Config) -> tuple[dict[str, Any], list[str]]:
     ]
     if fig.last_error:
         lines.append(f"upload error: {fig.last_error}")
-    lines += [f"kept:       {u.camera} {u.source_path}: {reason} (in {spool.queue})" for u, reason in failed]
+    lines += [
+        f"kept:       {u.camera} {u.source_path}: {reason} (in {spool.queue}; tried again when the gateway "
+        "restarts)"
+        for u, reason in failed
+    ]
     report = {
         **asdict(fig),
         "failed_uploads": [{"camera": u.camera, "path": u.source_path, "error": r} for u, r in failed],

@@ -21,7 +21,8 @@ committed file copies it first), or the spooled bytes would change.
 ``reconcile`` (at start) finishes what a crash interrupted: an outbox row whose link is missing
 is linked again from its home name (the commit stopped between the row and the link) or kept as
 failed with the reason when both are gone; a stored upload whose cleanup was interrupted is
-cleaned up; a spool file without a row is moved to ``orphans/`` and counted.
+cleaned up; a spool file without a row is moved to ``orphans/`` and counted. Uploads kept as
+failed (not a clip, a removed camera) are tried again at each start.
 
 ``refusal`` says why a new upload must be refused (``452``) before its data is accepted: the
 spool holds more than its byte cap, or the disk's free space is below the floor.
@@ -222,21 +223,24 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             if home.stat().st_ino == upload.home_inode:
                 home.unlink()
+        fsync_dir(self.queue)  # else a crash could bring back a spool file the outbox forgot
         self.outbox.forget(upload.id)
 
     def reconcile(self) -> None:
         """Finish whatever a crash interrupted (see the module docstring). Run before serving."""
         self.outbox.release_claims()
+        failed_before = {upload.id for upload, _ in self.outbox.failed()}
+        self.outbox.retry_failed()  # a restart is the way to try kept uploads again
         known = set()
         for upload in self.outbox.uploads():
             known.add(upload.id)
             if upload.stored_key is not None:
                 self.release(upload)
             elif not self.spooled(upload.id).exists():
-                self._relink(upload)
+                self._relink(upload, counted=upload.id in failed_before)
         self._set_aside_orphans(known)
 
-    def _relink(self, upload: Upload) -> None:
+    def _relink(self, upload: Upload, *, counted: bool) -> None:
         home = self.homes / upload.home
         try:
             if home.stat().st_ino == upload.home_inode:
@@ -249,7 +253,8 @@ class Spool:
         reason = f"the spooled file of {upload.source_path!r} ({upload.camera}) vanished from {self.queue}"
         log.error("spool: %s", reason)
         self.outbox.fail(upload.id, reason, retry_s=1, max_retry_s=1, permanent=True)
-        self.outbox.count("spool_missing")
+        if not counted:
+            self.outbox.count("spool_missing")
 
     def _set_aside_orphans(self, known: set[str]) -> None:
         for path in self.queue.iterdir():
