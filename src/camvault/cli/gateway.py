@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import signal
 import threading
 from collections.abc import Iterator
@@ -28,9 +30,23 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     gateway.set_defaults(handler=cmd_gateway)
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def return_large_blocks_to_the_system() -> None:
+    """Serve allocations of 1 MB and more from their own mappings, released when freed.
+
+    glibc otherwise raises its mmap threshold after the first large free, and the 16 MB that
+    each scrypt password check uses would stay resident in the heap. No-op without glibc.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
+
+
 @contextmanager
 def running_gateway(runtime: Runtime) -> Iterator[Gateway]:
     """Reconcile the spool, start the uploader and the FTP server; stop both on exit."""
+    return_large_blocks_to_the_system()
     config = runtime.config
     spool = open_spool(config, runtime.ingestor)
     try:

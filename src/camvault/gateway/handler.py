@@ -176,6 +176,11 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
         return Path(file).relative_to(self.fs.root).as_posix()
 
     def log_cmd(self, cmd: str, arg: Any, respcode: int, respstr: str) -> None:
-        """pyftpdlib's per-command log line, at debug level (uploads are logged once above)."""
+        """pyftpdlib's per-command log line, only when debugging (uploads are logged once above)."""
         if log.isEnabledFor(logging.DEBUG):
             super().log_cmd(cmd, arg, respcode, respstr)
+
+    def log_transfer(self, *args: Any, **kwargs: Any) -> None:
+        """pyftpdlib's per-transfer log line, only when debugging (uploads are logged once above)."""
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_transfer(*args, **kwargs)

@@ -54,14 +54,16 @@ def _context(cert: Path, key: Path) -> SSL.Context:
     return context
 
 
-def secure_handler_class(attributes: dict[str, Any], tls: Any, data_timeout: float) -> Any:
+def secure_handler_class(
+    attributes: dict[str, Any], tls: Any, data_timeout: float, buffers: dict[str, int]
+) -> Any:
     """The per-gateway handler class for explicit FTPS with ``tls`` (a ``TLSFiles``)."""
     for path in (tls.cert, tls.key):
         if not Path(path).is_file():
             raise ValueError(
                 f"TLS file {path} does not exist; run `camvault gateway --make-cert` or fix the path"
             )
-    dtp = type("SecureGatewayDTP", (TLSCommittingDTPHandler,), {"timeout": data_timeout})
+    dtp = type("SecureGatewayDTP", (TLSCommittingDTPHandler,), {"timeout": data_timeout, **buffers})
     return type(
         "SecureCameraSession",
         (TLSGatewayHandler,),
