@@ -289,6 +289,15 @@ def test_an_object_that_differs_from_the_spooled_file_is_not_trusted(local: Part
     assert home_name.exists() and len(list(local.spool.queue.iterdir())) == 1  # nothing deleted
 
 
+def test_a_spool_copy_removed_by_hand_is_kept_as_failed_not_retried(local: Parts) -> None:
+    commit(local.spool, "porch", "snap.jpg", b"jpeg bytes")
+    (upload,) = local.spool.outbox.uploads()
+    local.spool.spooled(upload.id).unlink()
+    assert local.uploader.drain() == 1
+    ((failed, reason),) = local.spool.outbox.failed()
+    assert failed.id == upload.id and "the spooled file is gone" in reason
+
+
 def test_an_upload_interrupted_after_the_put_is_redone_without_a_duplicate(local: Parts) -> None:
     """A crash after the store took the object but before the outbox knew: the redo finds it."""
     commit(local.spool, "porch", "snap.jpg", b"jpeg bytes")

@@ -179,6 +179,15 @@ class Outbox:
         """Add to a gateway counter (rejected, ignored, aborted uploads...)."""
         self._queue.bump(name, by)
 
+    def waiting_bytes(self) -> int:
+        """Bytes of the uploads the store does not have yet (asked before every upload)."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COALESCE(SUM(size), 0) FROM arrivals WHERE stored_key IS NULL"
+                ).fetchone()[0]
+            )
+
     def stats(self) -> OutboxStats:
         queue = self._queue.stats()
         since = self._queue.now_ms() - RATE_WINDOW_S * 1000

@@ -162,7 +162,7 @@ class Spool:
                     f"{limits.min_free_bytes // MB} MB ([gateway] spool_min_free_mb)"
                 )
         if limits.max_bytes:
-            waiting = self.outbox.stats().bytes
+            waiting = self.outbox.waiting_bytes()
             if waiting >= limits.max_bytes:
                 return (
                     f"spool full: {waiting // MB} MB waiting for the object store, cap "

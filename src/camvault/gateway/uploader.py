@@ -111,6 +111,9 @@ class Uploader:
         except (IngestError, UnknownCamera) as exc:
             self._failed(upload, str(exc), permanent=True)
             return True
+        except FileNotFoundError as exc:  # someone removed the spool copy: retrying cannot help
+            self._failed(upload, f"the spooled file is gone: {exc}", permanent=True)
+            return True
         except Exception as exc:  # the store is away, a timeout, a bad read: retried
             self._failed(upload, f"{type(exc).__name__}: {exc}", permanent=False)
             return True
