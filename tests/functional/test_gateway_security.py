@@ -140,6 +140,7 @@ def test_downloads_and_permission_changes_are_not_allowed(gateway: RunningGatewa
         with pytest.raises(ftplib.error_perm, match=r"^550"):
             ftp.retrbinary("RETR MDAlarm_20240102-130507.jpg", lambda _: None)
         assert refused(ftp, "SITE CHMOD 777 MDAlarm_20240102-130507.jpg").startswith("550")
+        assert refused(ftp, "STOU").startswith("502")  # the server never picks names
 
 
 def test_unknown_cameras_and_wrong_passwords_are_refused(gateway: RunningGateway) -> None:

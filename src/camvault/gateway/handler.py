@@ -111,6 +111,10 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
         result: str | None = super().ftp_STOR(file, mode)
         return result
 
+    def ftp_STOU(self, line: str) -> None:
+        """Unique names chosen by the server are not offered: a camera names its own files."""
+        self.respond("502 STOU not implemented; use STOR.")
+
     def ftp_RNTO(self, path: str) -> tuple[str, str] | None:
         source: str | None = getattr(self, "_rnfr", None)
         if not source:
@@ -143,7 +147,13 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
             log.info("ignored %s from %s: not a clip or snapshot", upload.source_path, self.username)
             return None
         path = Path(file)
-        if path.stat().st_size == 0:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:  # deleted by another session of the same camera meanwhile
+            what = upload.source_path
+            log.warning("upload %s from %s vanished before it was kept: %s", what, self.username, exc)
+            return "451 The file vanished before it was kept; send it again."
+        if size == 0:
             self.context.counters.aborted()
             log.warning("empty upload %s from %s; not published", upload.source_path, self.username)
             return None
