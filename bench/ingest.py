@@ -46,6 +46,8 @@ class Server:
     user: str
     password: str
     pid: int
+    queue: Path | None = None
+    """The gateway's spool queue: uploads not yet in the object store."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def gateway(folder: Path) -> Iterator[Server]:
     process = subprocess.Popen([*camvault, "gateway", "--config", config], stdout=log, stderr=log, env=env)
     try:
         wait_for_port(port, process)
-        yield Server("camvault gateway", port, "bench", PASSWORD, process.pid)
+        yield Server("camvault gateway", port, "bench", PASSWORD, process.pid, data / "spool" / "queue")
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -224,6 +226,17 @@ def idle_rss(server: Server, cameras: int) -> int:
             ftp.quit()
 
 
+def settle(server: Server, timeout: float = 600) -> None:
+    """Start a phase from rest: the gateway's uploader has sent everything, and no dirty pages
+    left by an earlier phase are waiting to be written."""
+    deadline = time.monotonic() + timeout
+    while server.queue is not None and any(server.queue.iterdir()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the gateway's spool did not drain within {timeout}s")
+        time.sleep(0.2)
+    os.sync()
+
+
 def run(args: argparse.Namespace, folder: Path) -> None:
     large = folder / "large.bin"
     with large.open("wb") as handle:
@@ -239,8 +252,10 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             if name == "gateway":
                 memory["idle"] = idle_rss(server, args.idle)
             print(f"{server.name}: large upload ...", flush=True)
+            settle(server)
             results.setdefault(name, {})["large"] = large_upload(server, large)
             print(f"{server.name}: {args.clients} clients x {args.files} snapshots ...", flush=True)
+            settle(server)
             results[name]["snapshots"] = concurrent_snapshots(server, args.clients, args.files, size)
             if name == "gateway":
                 memory["peak"] = memory_kb(server.pid, "VmHWM")
