@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pyftpdlib.authorizers import AuthenticationFailed
 
-from camvault.gateway.authorizer import LoginThrottle
+from camvault.accounts.registry import CameraRegistry
+from camvault.gateway.authorizer import CameraAuthorizer, LoginThrottle
 from camvault.gateway.server import TLSFiles
 from camvault.gateway.tls import write_self_signed
 from tests.support.cli import init_data
@@ -253,3 +255,34 @@ def test_tls_required_refuses_plain_logins(tmp_path: Path) -> None:
                 "226"
             )
         assert gateway.spooled() == {"MDAlarm_20240102-130507.jpg": b"\xff\xd8"}
+
+
+class _Session:
+    """What the authorizer reads from pyftpdlib's session: the client's address."""
+
+    def __init__(self, address: str) -> None:
+        self.remote_ip = address
+
+
+def test_throttling_is_per_address_and_ends_with_its_window(tmp_path: Path) -> None:
+    now = [1000.0]
+    with CameraRegistry(tmp_path / "accounts.db") as cameras:
+        cameras.add("garage", "UTC", PASSWORDS["garage"])
+        authorizer = CameraAuthorizer(
+            cameras,
+            lambda name: tmp_path / name,
+            LoginThrottle(max_failures=2, window=60),
+            monotonic=lambda: now[0],
+        )
+        try:
+            attacker, camera = _Session("192.0.2.66"), _Session("192.0.2.10")
+            for _ in range(2):
+                with pytest.raises(AuthenticationFailed):
+                    authorizer.validate_authentication("garage", "guess", attacker)
+            with pytest.raises(AuthenticationFailed, match="too many failed logins"):
+                authorizer.validate_authentication("garage", PASSWORDS["garage"], attacker)
+            authorizer.validate_authentication("garage", PASSWORDS["garage"], camera)  # other address: fine
+            now[0] += 61
+            authorizer.validate_authentication("garage", PASSWORDS["garage"], attacker)  # window over
+        finally:
+            authorizer.close()
