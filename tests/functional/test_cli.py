@@ -123,7 +123,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_python_dash_m_runs_the_same_command() -> None:
     run = camvault_process("--help")
     assert run.code == 0
-    for verb in ("init", "serve", "process", "api", "camera", "ingest", "events", "reindex", "status"):
+    verbs = ("init", "serve", "gateway", "process", "api", "camera", "ingest", "events", "reindex", "status")
+    for verb in verbs:
         assert verb in run.out
 
 
