@@ -143,6 +143,8 @@ def test_downloads_and_permission_changes_are_not_allowed(gateway: RunningGatewa
             ftp.retrbinary("RETR MDAlarm_20240102-130507.jpg", lambda _: None)
         assert refused(ftp, "SITE CHMOD 777 MDAlarm_20240102-130507.jpg").startswith("550")
         assert refused(ftp, "STOU").startswith("502")  # the server never picks names
+        assert refused(ftp, "PORT 192,0,2,1,4,1").startswith("501")  # no FTP bounce to other hosts
+        assert refused(ftp, "PORT 127,0,0,1,0,21").startswith("501")  # nor to privileged ports
 
 
 def test_unknown_cameras_and_wrong_passwords_are_refused(gateway: RunningGateway) -> None:
