@@ -24,6 +24,7 @@ from typing import Any
 
 from pyftpdlib.authorizers import AuthenticationFailed
 
+from camvault.accounts.passwords import hash_secret, new_secret, verify_secret
 from camvault.accounts.registry import CameraRegistry, UnknownCamera
 
 __all__ = ["CAMERA_PERMISSIONS", "CameraAuthorizer", "LoginThrottle"]
@@ -62,6 +63,17 @@ class CameraAuthorizer:
         # scrypt needs 16 MB per check; done in one thread, that memory is reused instead of
         # staying behind in the malloc arena of every connection's thread.
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="camvault-login")
+        self._decoy: str | None = None
+
+    def _check(self, username: str, password: str) -> bool:
+        """The password check, as slow for an unknown name as for a wrong password, so that the
+        reply time does not tell which camera names exist."""
+        if self.has_user(username):
+            return self._cameras.check_password(username, password)
+        if self._decoy is None:
+            self._decoy = hash_secret(new_secret())
+        verify_secret(password, self._decoy)
+        return False
 
     def camera_name(self, username: str) -> str:
         """The registered spelling of the camera that logged in as ``username``."""
@@ -72,7 +84,7 @@ class CameraAuthorizer:
         if self._blocked(address):
             log.warning("refused login as %r from %s: too many failed logins", username, address)
             raise AuthenticationFailed("too many failed logins from your address; try again later")
-        if self._checker.submit(self._cameras.check_password, username, password).result():
+        if self._checker.submit(self._check, username, password).result():
             return
         self._record_failure(address)
         log.warning("failed login as %r from %s", username, address)
