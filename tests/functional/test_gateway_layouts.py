@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,23 @@ def test_sending_a_name_again_never_changes_the_promised_copy(gateway: RunningGa
     home = gateway.home("garage")
     assert (home / "MDAlarm_20240102-130507.jpg").read_bytes() == b"first+more"
     assert (home / "MDAlarm_20240102-130508.jpg").read_bytes() == b"third"
+
+
+def test_a_failed_commit_is_answered_451_never_226(gateway: RunningGateway) -> None:
+    """The spool cannot link the upload (its queue folder is gone): the camera must send it again."""
+    shutil.rmtree(gateway.spool.queue)
+    gateway.spool.queue.write_bytes(b"not a folder")
+    with login(gateway.host, gateway.port) as ftp:
+        with pytest.raises(ftplib.error_temp) as caught:
+            ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(b"\xff\xd8jpeg"))
+        assert str(caught.value).startswith("451")
+        assert str(gateway.spool.root) not in str(caught.value)  # details go to the log, not the camera
+
+
+def test_the_226_comes_after_the_upload_is_in_the_spool(gateway: RunningGateway) -> None:
+    data = b"\xff\xd8" + bytes(range(256)) * 400
+    with login(gateway.host, gateway.port) as ftp:
+        assert ftp.storbinary("STOR MDAlarm_20240102-130507.jpg", io.BytesIO(data)).startswith("226")
+        # no waiting: the reply itself promises that the file is durable and in the outbox
+        assert gateway.spooled() == {"MDAlarm_20240102-130507.jpg": data}
+        assert "MDAlarm_20240102-130507.jpg" in ftp.nlst()  # and still visible to the camera

@@ -175,7 +175,7 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
             self.context.spool.commit(path, arrival)
         except SpoolError as exc:
             log.error("could not keep %s from %s: %s", upload.source_path, camera, exc)
-            return f"451 Not stored, send it again: {exc}."
+            return "451 Not stored: the gateway could not keep the file; send it again."  # details logged
         log.info("received %s from %s", upload.source_path, camera)
         return None
 
