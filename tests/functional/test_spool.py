@@ -239,3 +239,24 @@ def test_uploads_per_second_counts_the_last_minute(spool: Spool) -> None:
     assert fig.uploads_per_second == pytest.approx(3 / 60, abs=0.001)
     assert fig.uploaded == 3
     assert fig.outbox_depth == 0
+
+
+def test_retries_back_off_but_never_wait_longer_than_the_cap(tmp_path: Path) -> None:
+    """A store away for a day is retried all day: the delay doubles up to the cap, never beyond,
+    and an upload is never given up."""
+    now = [RECEIVED]
+    outbox = Outbox(tmp_path / "outbox.db", clock=lambda: now[0])
+    spool = Spool(tmp_path / "spool", outbox)
+    try:
+        spool.commit(*upload(spool, "snap.jpg"))
+        for attempt in range(60):
+            claimed = outbox.claim()
+            assert claimed is not None, "an upload must stay due within the cap"
+            outbox.fail(claimed.id, "store away", retry_s=1, max_retry_s=10, permanent=False)
+            if attempt >= 4:  # 1, 2, 4, 8 s, then the cap: 10 s with a jitter of 0.5-1.5
+                now[0] += timedelta(seconds=4.9)
+                assert outbox.claim() is None, "the delay must have grown to the cap"
+            now[0] += timedelta(seconds=15.1)
+        assert outbox.stats().failed == 0
+    finally:
+        spool.close()
