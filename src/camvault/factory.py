@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from camvault.accounts.registry import CameraRegistry, UnknownCamera
+from camvault.accounts.registry import CameraOptions, CameraRegistry, UnknownCamera
 from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 from camvault.config.loader import Config, ConfigError
 from camvault.ingest import Ingestor
 from camvault.media.probe import MediaLimits
+from camvault.media.transcode import TranscodeSettings, parse_bitrate
+from camvault.notify.channel import Channel, Notifier, Sink
 from camvault.processor.core import Processor, ProcessorSettings
 from camvault.processor.journal import Journal
+from camvault.processor.transcoder import TranscodeQueue, Transcoder
 from camvault.processor.workers import RetryPolicy, Workers
-from camvault.store.base import Notify, ObjectStore
+from camvault.store.base import Notify, ObjectStore, read_all
 from camvault.store.url import StorageLocation, parse_storage_url
 
 
@@ -106,17 +109,25 @@ class Runtime:
     processor: Processor
     workers: Workers
     ingestor: Ingestor
+    transcode_journal: Journal
+    transcodes: Workers
+    notifier: Notifier | None = None
 
     def close(self) -> None:
         self.workers.stop()
+        self.transcodes.stop()
+        if self.notifier is not None:
+            self.notifier.close()
+        self.transcode_journal.close()
         self.store.close()
         self.catalog.close()
         self.journal.close()
         self.cameras.close()
 
 
-def build_runtime(config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Build store, catalog, registry, journal, processor, workers and ingestor from settings."""
+def build_runtime(config: Config, *, clock: Clock = utcnow, notifications: bool = False) -> Runtime:
+    """Build store, catalog, registry, journal, processor, workers and ingestor from settings;
+    with ``notifications``, also the MQTT and webhook senders (started)."""
     settings = config.settings
     relay = NotifyRelay()
     store = open_store(config, relay)
@@ -144,7 +155,70 @@ def build_runtime(config: Config, *, clock: Clock = utcnow) -> Runtime:
         key_zone=ZoneInfo(settings.storage.key_timezone),
         clock=clock,
     )
-    return Runtime(config, store, catalog, cameras, journal, processor, workers, ingestor)
+    transcode_journal = Journal(config.resolve(settings.transcode.journal), clock=clock)
+    transcodes = Workers(
+        transcode_journal,
+        Transcoder(store, catalog, transcode_journal, transcode_settings(config)),
+        threads=settings.transcode.workers,
+        name="transcode",
+        retry=RetryPolicy(settings.processor.max_attempts, settings.processor.retry_seconds),
+    )
+    wants_small = TranscodeQueue(
+        transcodes, lambda name: settings.transcode.enabled and _options(cameras, name).transcode
+    )
+    processor.add_listener(wants_small.listener)
+    runtime = Runtime(
+        config, store, catalog, cameras, journal, processor, workers, ingestor, transcode_journal, transcodes
+    )
+    if notifications:
+        runtime.notifier = build_notifier(config, runtime)
+        processor.add_listener(runtime.notifier.listener)
+        runtime.notifier.start()
+    return runtime
+
+
+def transcode_settings(config: Config) -> TranscodeSettings:
+    section = config.settings.transcode
+    return TranscodeSettings(
+        width=section.width,
+        bitrate=parse_bitrate(section.bitrate),
+        audio=section.audio,
+        limits=processor_settings(config).limits,
+    )
+
+
+def build_notifier(config: Config, runtime: Runtime) -> Notifier:
+    """One channel per configured sink ([mqtt] url, [webhooks] url); counters go to the journal."""
+    settings = config.settings
+    count = runtime.journal.count
+    channels: list[Channel] = []
+    sink: Sink
+    if settings.mqtt.url:
+        from camvault.notify.mqtt import MqttSettings, MqttSink
+
+        mqtt = settings.mqtt
+        sink = MqttSink(
+            MqttSettings(
+                url=mqtt.url,
+                username=mqtt.username,
+                password=mqtt.password,
+                topic=mqtt.topic,
+                discovery_prefix=mqtt.discovery_prefix,
+                motion_seconds=mqtt.motion_seconds,
+            ),
+            read_thumbnail=lambda key: read_all(runtime.store, key),
+            cameras=lambda: [c.name for c in runtime.cameras.list() if c.options.notify],
+        )
+        channels.append(Channel(sink, interval_s=mqtt.interval_seconds, count=count))
+    if settings.webhooks.url:
+        from camvault.notify.webhook import WebhookSettings, WebhookSink
+
+        hooks = settings.webhooks
+        sink = WebhookSink(
+            WebhookSettings(hooks.url, hooks.secret, attempts=hooks.attempts, timeout_s=hooks.timeout_seconds)
+        )
+        channels.append(Channel(sink, interval_s=hooks.interval_seconds, count=count))
+    return Notifier(channels, lambda name: _options(runtime.cameras, name).notify)
 
 
 def processor_settings(config: Config) -> ProcessorSettings:
@@ -158,6 +232,13 @@ def processor_settings(config: Config) -> ProcessorSettings:
             thumbnail_width=settings.processor.thumbnail_width,
         ),
     )
+
+
+def _options(cameras: CameraRegistry, name: str) -> CameraOptions:
+    try:
+        return cameras.options(name)
+    except UnknownCamera:
+        return CameraOptions()
 
 
 def _zone_of(cameras: CameraRegistry, name: str) -> ZoneInfo | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from camvault.catalog.base import Catalog, EventQuery
+from camvault.cli.costs import notification_report, print_costs, transcode_report
 from camvault.cli.progress import Progress
 from camvault.config.loader import Config
 from camvault.domain.keys import event_id_for_key, is_derived_key
@@ -54,7 +55,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True)
     failures = 0
     try:
         runtime.cameras.get(args.camera)
@@ -183,6 +184,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         cameras = runtime.catalog.cameras()
         registered = runtime.cameras.names()
         failed = runtime.journal.failed()
+        transcode = transcode_report(runtime.transcode_journal)
+        notifications = notification_report(stats.counters)
     finally:
         runtime.close()
     oldest = stats.oldest_pending
@@ -196,6 +199,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         "last_error": stats.last_error,
         "counters": stats.counters,
         "failed_keys": [{"key": key, "error": error} for key, error in failed],
+        "transcode": transcode,
+        "notifications": notifications,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -207,4 +212,5 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         print(f"last error: {stats.last_error}")
     for key, error in failed:
         print(f"failed:     {key}: {error}  (retry: camvault process --retry-failed --once)")
+    print_costs(transcode, notifications)
     return 0

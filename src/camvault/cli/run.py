@@ -98,9 +98,10 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
     host, port = checked_listen(config)
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True)
     try:
         runtime.workers.start()
+        runtime.transcodes.start()
         where = storage_location(config)
         print(f"camvault serving from {config.path or config.base_dir}")
         print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")

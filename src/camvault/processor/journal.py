@@ -141,6 +141,11 @@ class Journal:
                 self._bump("failed")
         return retry
 
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to the counter ``name`` (shown by ``camvault status``)."""
+        with self._lock, transaction(self._db):
+            self._bump(name, amount)
+
     def remember_upload(self, camera: str, name: str, sha256: str, key: str) -> None:
         """Where this file (camera, name, bytes) was stored, so sending it again finds it."""
         with self._lock:
@@ -193,11 +198,11 @@ class Journal:
             counters=counters,
         )
 
-    def _bump(self, name: str) -> None:
+    def _bump(self, name: str, amount: int = 1) -> None:
         self._db.execute(
-            "INSERT INTO counters (name, value) VALUES (?, 1) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1",
-            (name,),
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, amount),
         )
 
     def close(self) -> None:
