@@ -29,7 +29,15 @@ from zoneinfo import ZoneInfo
 
 from camvault.catalog.base import Catalog
 from camvault.domain.capture import CaptureTime, is_clock_skewed, resolve_capture_time
-from camvault.domain.keys import BadKey, event_id_for_key, is_derived_key, parse_key, small_key, thumbnail_key
+from camvault.domain.keys import (
+    BadKey,
+    event_id_for_key,
+    is_derived_key,
+    keep_marker_key,
+    parse_key,
+    small_key,
+    thumbnail_key,
+)
 from camvault.domain.model import CatalogEvent, MediaAnalysis, format_instant, parse_instant
 from camvault.media.probe import MediaLimits, analyse
 from camvault.store.base import ObjectInfo, ObjectNotFound, ObjectStore
@@ -171,6 +179,7 @@ class Processor:
             clock_skew=is_clock_skewed(capture.instant, received, self._settings.skew_tolerance),
             received_time=received,
             problem=probe.reason,
+            keep=self._exists(keep_marker_key(key)),
             extra=capture_extra(capture, info.metadata),
         )
 
@@ -184,6 +193,14 @@ class Processor:
             recorded = None
         source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
         return resolve_capture_time(source, zone or self._settings.default_zone, received, recorded)
+
+    def _exists(self, key: str) -> bool:
+        """Whether ``key`` is in the store (the keep marker: the store records what is kept)."""
+        try:
+            self._store.head(key)
+        except ObjectNotFound:
+            return False
+        return True
 
     def _existing_small(self, key: str, kind: Literal["record", "snap"]) -> str | None:
         """The small transcode's key when it is already in the store (it is made later)."""
