@@ -8,7 +8,7 @@ module keeps a global instance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from camvault.processor.core import Processor, ProcessorSettings
 from camvault.processor.journal import Journal
 from camvault.processor.transcoder import TranscodeQueue, Transcoder
 from camvault.processor.workers import RetryPolicy, Workers
+from camvault.retention import Policy, Retention
 from camvault.store.base import Notify, ObjectStore, read_all
 from camvault.store.url import StorageLocation, parse_storage_url
 
@@ -49,14 +50,14 @@ def storage_location(config: Config) -> StorageLocation:
         raise ConfigError(f"[storage] url: {exc}") from None
 
 
-def open_store(config: Config, notify: Notify | None) -> ObjectStore:
-    """The object store named by ``[storage] url``."""
+def open_store(config: Config, notify: Notify | None, *, clock: Clock = utcnow) -> ObjectStore:
+    """The object store named by ``[storage] url``; ``clock`` stamps objects a ``file://`` store writes."""
     where = storage_location(config)
     if where.scheme == "file":
         from camvault.store.local import LocalStore
 
         assert where.root is not None
-        return LocalStore(where.root, notify=notify)
+        return LocalStore(where.root, notify=notify, clock=clock)
     from camvault.store.s3 import S3Store, make_s3_client
 
     storage = config.settings.storage
@@ -75,7 +76,8 @@ def open_catalog(config: Config) -> Catalog:
     if url.startswith("sqlite:///"):
         from camvault.catalog.sqlite import SQLiteCatalog
 
-        return SQLiteCatalog(sqlite_path(url, config, "[catalog] url"))
+        gap = timedelta(seconds=config.settings.incidents.gap_seconds)
+        return SQLiteCatalog(sqlite_path(url, config, "[catalog] url"), incident_gap=gap)
     raise ConfigError(
         f"[catalog] url = {url!r}: the dynamodb:// catalog is not part of this version yet; "
         "use sqlite:///catalog.db"
@@ -130,7 +132,7 @@ def build_runtime(config: Config, *, clock: Clock = utcnow, notifications: bool 
     with ``notifications``, also the MQTT and webhook senders (started)."""
     settings = config.settings
     relay = NotifyRelay()
-    store = open_store(config, relay)
+    store = open_store(config, relay, clock=clock)
     catalog = open_catalog(config)
     cameras = open_cameras(config)
     journal = Journal(config.resolve(settings.processor.journal), clock=clock)
@@ -246,3 +248,26 @@ def _zone_of(cameras: CameraRegistry, name: str) -> ZoneInfo | None:
         return cameras.get(name).zone
     except UnknownCamera:
         return None
+
+
+def build_retention(runtime: Runtime, *, clock: Clock = utcnow) -> Retention:
+    """Retention over the runtime's store and catalog; camera options are read at every run."""
+    from camvault.store.local import LocalStore
+
+    settings = runtime.config.settings
+    where = storage_location(runtime.config)
+    budget = settings.retention.max_bytes if where.scheme == "file" and settings.retention.max_bytes else None
+
+    def policy(now: datetime) -> Policy:
+        days = {
+            camera.name.lower(): camera.options.retention_days
+            for camera in runtime.cameras.list()
+            if camera.options.retention_days is not None
+        }
+        return Policy(
+            now, where.prefix, settings.retention.days, days, budget, ZoneInfo(settings.storage.key_timezone)
+        )
+
+    store = runtime.store
+    sweep = store.remove_stale_temp_files if isinstance(store, LocalStore) else None
+    return Retention(store, runtime.catalog, policy, clock=clock, sweep_temp_files=sweep)

@@ -9,6 +9,7 @@ import socket
 import threading
 from typing import Any
 
+from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
 from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
 
@@ -108,7 +109,12 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         print(f"  catalog:  {config.settings.catalog.url}")
         print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
         print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
-        _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+        schedule = start_schedule(runtime)
+        try:
+            _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+        finally:
+            if schedule is not None:
+                schedule.stop()
     finally:
         runtime.close()
     return 0

@@ -209,7 +209,30 @@ class ProcessorSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    days: int = setting(30, "Days clips and their catalog entries are kept.", at_least(1))
+    days: int = setting(
+        30,
+        "Days clips and their catalog entries are kept (per camera: `camvault camera set NAME "
+        "--retention-days N`). Events marked keep are never deleted.",
+        at_least(1),
+    )
+    max_bytes: int = setting(
+        0,
+        "For file:// stores: most bytes camvault's objects may take; beyond it the oldest events "
+        "go first (0: no limit).",
+        at_least(0),
+    )
+    interval_minutes: int = setting(
+        60, "How often `camvault serve` applies retention (0: never; run `camvault retention`).", at_least(0)
+    )
+
+
+@dataclass(frozen=True)
+class IncidentsSettings:
+    gap_seconds: int = setting(
+        60,
+        "Events of one camera at most this many seconds apart belong to one alarm incident.",
+        at_least(1),
+    )
 
 
 def check_bitrate(value: str) -> str | None:
@@ -317,6 +340,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     processor: ProcessorSettings = field(default_factory=ProcessorSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    incidents: IncidentsSettings = field(default_factory=IncidentsSettings)
     transcode: TranscodeSettings = field(default_factory=TranscodeSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
@@ -330,7 +354,8 @@ SECTION_HELP: dict[str, str] = {
     "gateway": "The FTP gateway cameras upload to (arrives in the next version; keys are checked now).",
     "api": "The REST API and web app.",
     "processor": "Turns stored objects into catalog entries (probe, thumbnail).",
-    "retention": "How long clips are kept (applied from the next version; the value is checked now).",
+    "retention": "How long clips are kept: `camvault retention` and, on a schedule, `camvault serve`.",
+    "incidents": "How snapshots and clips of one alarm are grouped into one incident.",
     "transcode": "Small versions of clips (H.264 MP4) for phones and slow links, made after cataloging.",
     "mqtt": "Event notifications over MQTT, with Home Assistant discovery (docs/notifications.md).",
     "webhooks": "Event notifications as signed HTTP POSTs (docs/notifications.md).",
