@@ -186,3 +186,23 @@ def test_ingest_goes_on_while_the_broker_is_down_and_notifications_resume(
     assert report["notifications"]["mqtt"]["sent"] >= 2
     text = camvault("status", "--config", config).out
     assert "mqtt:" in text and "failed" in text
+
+
+def test_camvault_ingest_announces_its_event_before_it_exits(
+    broker: Mosquitto, subscriber: Subscriber, config: Path, tmp_path: Path
+) -> None:
+    text = config.read_text()
+    head, mqtt = text.split("[mqtt]\n", 1)
+    config.write_text(head + "[mqtt]\n" + mqtt.replace('# url = ""', f'url = "{broker.url}"', 1))
+    image = make_jpeg(tmp_path / "MDAlarm_20250101-120001.jpg", width=64, height=48)
+
+    run = camvault("ingest", image, "--camera", "porch", "--config", config)
+
+    assert run.code == 0, run.err
+    wait_for(lambda: subscriber.on("camvault/porch/event"), what="the event from `camvault ingest`")
+    [event] = subscriber.json_on("camvault/porch/event")
+    assert event["camera"] == "porch" and event["kind"] == "snap"
+    again = camvault("reindex", "--config", config)
+    assert again.code == 0, again.err
+    time.sleep(0.5)
+    assert len(subscriber.on("camvault/porch/event")) == 1, "processing again is not a new event"

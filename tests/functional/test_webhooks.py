@@ -152,7 +152,9 @@ def test_an_alarm_storm_posts_the_first_event_then_the_last_per_interval(
     assert counts == {"webhook_sent": 2, "webhook_coalesced": 2}
 
 
-def test_ingest_goes_on_while_the_receiver_is_down(config: Path, tmp_path: Path) -> None:
+def test_ingest_goes_on_while_the_receiver_is_down(
+    config: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     receiver = Receiver()  # not started yet: nothing listens on its port
     runtime = open_runtime(
         config, receiver.url, CAMVAULT_WEBHOOKS_ATTEMPTS="2", CAMVAULT_WEBHOOKS_INTERVAL_SECONDS="0.1"
@@ -171,6 +173,8 @@ def test_ingest_goes_on_while_the_receiver_is_down(config: Path, tmp_path: Path)
     finally:
         runtime.close()
         receiver.stop()
+    assert "webhook notification for event" in caplog.text and "cannot reach the receiver" in caplog.text
+    assert SECRET not in caplog.text
     report = json.loads(camvault("status", "--json", "--config", config).out)
     assert report["notifications"]["webhook"]["failed"] >= 1
     assert report["notifications"]["webhook"]["sent"] >= 1

@@ -12,16 +12,19 @@ Topics (``BASE`` is ``[mqtt] topic``, ``camvault`` by default):
   ``motion_seconds``) and an image entity showing the thumbnail, on one device per camera.
 
 The discovery payloads and topics are built by pure functions. The client (paho-mqtt) connects
-and reconnects in its own thread; while the broker is unreachable ``send`` fails at once, so
-events are counted as failed, never queued without bound.
+and reconnects in its own thread. ``send`` waits for the first connection (at most ``timeout_s``
+after start, so a short-lived ``camvault ingest`` still delivers); later, while the broker is
+unreachable, it fails at once, so events are counted as failed, never queued without bound.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +35,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from camvault import __version__
 from camvault.domain.model import CatalogEvent
+
+log = logging.getLogger(__name__)
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -135,6 +140,8 @@ class MqttSink:
         self._cameras = cameras
         self._announced: set[str] = set()
         self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._first_connect_by = time.monotonic() + settings.timeout_s
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"camvault-{slug(settings.topic)}")
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
@@ -143,14 +150,19 @@ class MqttSink:
         client.will_set(status_topic(settings), OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(settings.reconnect_max_s)))
         client.on_connect = self._on_connect
+        client.on_disconnect = lambda *_: self._connected.clear()
         self._client = client
         client.connect_async(host, port, keepalive=30)
         client.loop_start()
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
+            log.warning(
+                "the MQTT broker refused the connection: %s; check [mqtt] username and password", reason
+            )
             return
         client.publish(status_topic(self._settings), ONLINE, qos=1, retain=True)
+        self._connected.set()
         with self._lock:
             cameras = set(self._cameras()) | self._announced
             self._announced = set()
@@ -167,7 +179,7 @@ class MqttSink:
             self._client.publish(topic, json.dumps(config), qos=1, retain=True)
 
     def send(self, event: CatalogEvent) -> None:
-        if not self._client.is_connected():
+        if not self._connected.wait(max(0.0, self._first_connect_by - time.monotonic())):
             raise MqttError(f"not connected to the broker at {broker_address(self._settings.url)[0]}")
         self._announce(event.camera)
         if event.thumbnail_key:
