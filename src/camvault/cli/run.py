@@ -111,7 +111,8 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
         schedule = start_schedule(runtime)
         try:
-            _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+            app = create_app(runtime.catalog, registered=runtime.cameras.names, store=runtime.store)
+            _serve_api(host, port, app)
         finally:
             if schedule is not None:
                 schedule.stop()
