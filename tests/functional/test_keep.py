@@ -99,4 +99,3 @@ def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime) 
 
     report = build_retention(runtime, clock=lambda: datetime.now(UTC)).run()
     assert [r.original for r in report.deleted] == [OLD_KEY]
-
