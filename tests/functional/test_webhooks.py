@@ -117,12 +117,17 @@ def test_a_refusal_is_final_and_the_attempts_are_bounded(receiver: Receiver, tmp
         sink.send(sample_event(tmp_path))
     assert len(receiver.received()) == 1
 
+    receiver.statuses = [302]
+    with pytest.raises(WebhookError, match="HTTP 302"):
+        sink.send(sample_event(tmp_path))
+    assert len(receiver.received()) == 2, "a redirect is not followed nor retried"
+
     receiver.statuses = [503] * 10
     with pytest.raises(WebhookError, match="gave up after 3 attempts"):
         WebhookSink(WebhookSettings(receiver.url, SECRET, attempts=3, base_delay_s=0.05)).send(
             sample_event(tmp_path)
         )
-    assert len(receiver.received()) == 1 + 3
+    assert len(receiver.received()) == 2 + 3
 
 
 def test_an_alarm_storm_posts_the_first_event_then_the_last_per_interval(

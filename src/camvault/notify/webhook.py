@@ -4,7 +4,7 @@ The body is the event object (``CatalogEvent.to_json``). Two headers let the rec
 ``X-Camvault-Timestamp`` (Unix seconds when it was sent) and ``X-Camvault-Signature``
 (``sha256=`` + hex HMAC-SHA256, keyed with the configured secret, of ``TIMESTAMP.BODY``). A
 receiver recomputes the HMAC and refuses old timestamps, so a captured request cannot be
-replayed later. Connection errors, timeouts, 429 and 5xx answers are retried with exponential
+replayed later. Connection errors, timeouts, 408, 425, 429 and 5xx answers are retried with exponential
 backoff and full jitter, a bounded number of times; other answers are final.
 
 The secret is never logged. ``signature`` and ``backoff_delays`` are pure.
@@ -22,13 +22,21 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from camvault.domain.model import CatalogEvent
 
 SIGNATURE_HEADER = "X-Camvault-Signature"
 TIMESTAMP_HEADER = "X-Camvault-Timestamp"
 EVENT_HEADER = "X-Camvault-Event"
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 425, 429})  # and every 5xx
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer like any other: the event is not re-sent to another address."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class WebhookError(Exception):
@@ -78,6 +86,7 @@ class WebhookSink:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._now = now
         self._closing = threading.Event()
+        self._opener = urllib.request.build_opener(_NoRedirects())
 
     def send(self, event: CatalogEvent) -> None:
         """POST the event; retries transient failures, raises WebhookError when it gives up."""
@@ -111,11 +120,12 @@ class WebhookSink:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._settings.timeout_s) as response:  # noqa: S310
+            with self._opener.open(request, timeout=self._settings.timeout_s) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
             exc.close()
-            return exc.code in RETRY_STATUSES, f"the receiver answered HTTP {exc.code}"
+            retry = exc.code in RETRY_STATUSES or exc.code >= 500
+            return retry, f"the receiver answered HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             return True, f"cannot reach the receiver: {reason}"
