@@ -162,3 +162,26 @@ def test_a_corrupt_clip_fails_its_transcode_cleanly_and_visibly(
     assert failure["key"] == KEY and "cannot transcode" in failure["error"]
     text = camvault("status", "--config", config)
     assert f"failed:     {KEY}: cannot transcode" in text.out
+
+    original.write_bytes(hd_clip.read_bytes())  # repaired
+    run = camvault("process", "--retry-failed", "--once", "--config", config)
+    assert run.code == 0, run.err
+    assert "1 failed small transcodes queued again" in run.out and "1 small transcodes" in run.out
+    entry = runtime.catalog.get(event_id_for_key(KEY))
+    assert entry is not None and entry.small_key == small_key(KEY)
+    transcode = status(config)["transcode"]
+    assert isinstance(transcode, dict) and (transcode["failed"], transcode["done"]) == (0, 1)
+
+
+def test_a_clip_whose_entry_is_gone_gets_no_small_version(
+    config: Path, runtime: Runtime, hd_clip: Path
+) -> None:
+    ingest(config, hd_clip)
+    assert runtime.catalog.delete(event_id_for_key(KEY))  # retention removed it while it waited
+
+    outcome = runtime.transcodes.run_one()
+
+    assert outcome is not None and outcome.status == "skipped"
+    assert runtime.catalog.get(event_id_for_key(KEY)) is None
+    with pytest.raises(ObjectNotFound):
+        runtime.store.head(small_key(KEY))

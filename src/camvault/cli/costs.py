@@ -39,7 +39,10 @@ def print_costs(transcode: Mapping[str, Any], notifications: Mapping[str, Mappin
         f"{transcode['pending']} waiting, {transcode['failed']} failed"
     )
     for failure in transcode["failed_keys"]:
-        print(f"failed:     {failure['key']}: {failure['error']}  (the original stays playable)")
+        print(
+            f"failed:     {failure['key']}: {failure['error']}  (no small version; the original is "
+            "kept; retry: camvault process --retry-failed --once)"
+        )
     for sink, counts in notifications.items():
         print(f"{sink + ':':<11} " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
 

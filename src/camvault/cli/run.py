@@ -26,7 +26,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "process",
         parents=[common],
         help="run only the processor workers",
-        description="Process stored objects that wait in the journal, with retries.",
+        description="Process stored objects that wait in the journal, with retries, and make the small "
+        "transcodes that wait.",
     )
     process.add_argument("--retry-failed", action="store_true", help="try failed objects again")
     process.add_argument("--once", action="store_true", help="process what is due now, then exit")
@@ -122,20 +123,25 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_process(args: argparse.Namespace, config: Config) -> int:
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True)
     try:
         if args.retry_failed:
             print(f"{runtime.journal.retry_failed()} failed objects queued again")
+            print(f"{runtime.transcode_journal.retry_failed()} failed small transcodes queued again")
         if args.once:
             count = 0
             while runtime.workers.run_one() is not None:
                 count += 1
-            print(f"processed {count} objects")
+            smalls = 0
+            while runtime.transcodes.run_one() is not None:
+                smalls += 1
+            print(f"processed {count} objects, {smalls} small transcodes")
             return 0
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
         runtime.workers.start()
+        runtime.transcodes.start()
         print("processor running; Ctrl+C stops it")
         stop.wait()
     finally:

@@ -63,12 +63,17 @@ class Transcoder:
             with result.path.open("rb") as data:
                 self._store.put(target, data, content_type="video/mp4", metadata=derived_metadata(key, info))
         self._count(info.size, result.size, result.seconds)
-        updated = self._name_small(event, target)
+        updated = self._name_small(event.id, target)
+        if updated is None:  # retention deleted the entry meanwhile: do not bring it back
+            self._store.delete(target)
+            return Outcome(key, "skipped", reason="the entry was deleted while transcoding")
         return Outcome(key, "transcoded", event=updated)
 
-    def _name_small(self, event: CatalogEvent, target: str) -> CatalogEvent:
+    def _name_small(self, event_id: str, target: str) -> CatalogEvent | None:
         """Set ``small_key`` on the entry as it is now (another writer may have changed it)."""
-        current = self._catalog.get(event.id) or event
+        current = self._catalog.get(event_id)
+        if current is None:
+            return None
         updated = dataclasses.replace(current, small_key=target)
         self._catalog.put(updated)
         return updated
