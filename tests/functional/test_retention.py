@@ -23,7 +23,7 @@ from camvault.retention import Policy, Retention
 from camvault.store.s3 import S3Store
 from tests.functional.test_serve import Served
 from tests.support.catalog_backends import make_event
-from tests.support.cli import camvault, init_data
+from tests.support.cli import camvault, camvault_process, init_data
 from tests.support.media import make_clip, make_jpeg
 from tests.support.seaweed import SeaweedServer
 
@@ -289,3 +289,42 @@ def test_s3_retention_deletes_only_under_the_prefix(seaweed: SeaweedServer, tmp_
             store.delete(info.key)
         catalog.close()
         store.close()
+
+
+def test_the_retention_verb_on_seaweedfs(seaweed: SeaweedServer, tmp_path: Path) -> None:
+    prefix = f"retention-cli-{secrets.token_hex(4)}"
+    config = init_data(
+        tmp_path / "data",
+        {
+            "storage.url": f"s3://{seaweed.bucket}/{prefix}",
+            "storage.endpoint_url": seaweed.endpoint_url,
+            "storage.region": seaweed.region,
+            "storage.addressing_style": "path",
+        },
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": seaweed.access_key,
+        "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
+        "CAMVAULT_RETENTION_MAX_BYTES": "1",  # not for s3://: said, and ignored
+    }
+    assert camvault_process("camera", "add", "front", "--config", config).code == 0
+    old = make_jpeg(tmp_path / "image-2020-01-01-12-00-00.jpg", width=64, height=48)
+    new = make_jpeg(tmp_path / f"image-{datetime.now(UTC):%Y-%m-%d-%H-%M-%S}.jpg", width=64, height=48)
+    assert camvault_process("ingest", old, new, "--camera", "front", "--config", config, env=env).code == 0
+    decoy = f"{prefix}-old/front/2020-01-01/Hour-12/snap/{old.name}"
+    client = seaweed.client()
+    client.put_object(Bucket=seaweed.bucket, Key=decoy, Body=b"beside the prefix")
+    try:
+        run = camvault_process("retention", "--config", config, env=env)
+        assert run.code == 0, run.err
+        assert "max_bytes applies to file:// stores only" in run.err
+        assert "retention: deleted 1 events" in run.out
+        listed = client.list_objects_v2(Bucket=seaweed.bucket, Prefix=prefix)
+        keys = {o["Key"] for o in listed.get("Contents", [])}
+        folder = f"{prefix}/front/{new.name[6:16]}/Hour-{new.name[17:19]}/snap/"
+        assert keys == {folder + new.name, folder + new.name + ".thumb.jpg", decoy}
+        events = camvault_process("events", "--json", "--config", config, env=env).lines()
+        assert len(events) == 1 and new.name in events[0]
+    finally:
+        for item in client.list_objects_v2(Bucket=seaweed.bucket, Prefix=prefix).get("Contents", []):
+            client.delete_object(Bucket=seaweed.bucket, Key=item["Key"])

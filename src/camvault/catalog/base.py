@@ -100,7 +100,13 @@ class IncidentQuery:
     cursor: str | None = None
 
     def __post_init__(self) -> None:
-        EventQuery(None, self.start, self.end, None, self.newest_first, self.limit, self.cursor)
+        EventQuery(  # the same checks as for events
+            start=self.start,
+            end=self.end,
+            newest_first=self.newest_first,
+            limit=self.limit,
+            cursor=self.cursor,
+        )
 
 
 @dataclass(frozen=True)

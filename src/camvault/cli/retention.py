@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
 from typing import Any
 
 from camvault.cli.errors import CliError
 from camvault.cli.progress import Progress
 from camvault.config.loader import Config
-from camvault.factory import Runtime, build_retention, build_runtime
+from camvault.factory import Runtime, build_retention, build_runtime, storage_location
 from camvault.keep import UnknownEvent, set_keep
 from camvault.retention import Removal, Report, Schedule
 
@@ -37,7 +38,19 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     keep.set_defaults(handler=cmd_keep)
 
 
+def budget_note(config: Config) -> str | None:
+    """Why ``[retention] max_bytes`` is not applied, when it is set but the store is not ``file://``."""
+    if config.settings.retention.max_bytes and storage_location(config).scheme != "file":
+        return (
+            "note: [retention] max_bytes applies to file:// stores only and is ignored here; "
+            "set it to 0 (an S3 bucket is not limited by a local disk)"
+        )
+    return None
+
+
 def cmd_retention(args: argparse.Namespace, config: Config) -> int:
+    if note := budget_note(config):
+        print(note, file=sys.stderr)
     runtime = build_runtime(config)
     try:
         retention = build_retention(runtime)
@@ -70,6 +83,8 @@ def start_schedule(runtime: Runtime) -> Schedule | None:
     if not minutes:
         return None
     retention = build_retention(runtime)
+    if note := budget_note(runtime.config):
+        print(note, flush=True)
 
     def job() -> None:
         report = retention.run()
