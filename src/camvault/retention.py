@@ -1,7 +1,7 @@
 """Retention: which stored events go, and deleting them with their derived objects and entries.
 
 Plan, then execute. ``plan`` is a pure function of a listing of the store and a ``Policy``; it
-decides, and ``Retention.run`` carries the plan out (or only reports it, for ``--dry-run``).
+decides, and ``Retention.execute`` carries the plan out (or only reports it, for ``--dry-run``).
 
 What the plan decides:
 
@@ -9,15 +9,19 @@ What the plan decides:
   scheme, whose file name has the kind of its folder (``.mp4`` under ``record``…), and their
   derived objects. Anything else in the bucket or directory is never touched.
 - An original and its derived objects (thumbnail, small version, keep marker; recognised from
-  the key, ``domain.keys``) form one group. An event's age is taken from its key: it goes
-  once the end of its ``Hour-HH`` folder (in the key time zone) is more than its camera's
-  days old (``camvault camera set NAME --retention-days N``, else ``[retention] days``). The
-  store is the system of record, so the plan needs neither the catalog nor a HEAD per object.
+  the key, ``domain.keys``) form one group. An event goes once both the end of its
+  ``Hour-HH`` folder (its capture hour, in the key time zone) and the moment its original was
+  stored are more than its camera's days old (``camvault camera set NAME --retention-days N``,
+  else ``[retention] days``). The second condition protects the clips of a camera whose clock
+  is wrong (flagged clock skew) and old footage ingested today: nothing goes sooner than its
+  days after it reached the store, which is also when an S3 lifecycle rule would expire it.
+  Both instants come from a listing: the plan needs neither the catalog nor a HEAD per object.
 - An event with a keep marker is never deleted, not for age and not for the byte budget.
 - With a byte budget (``file://`` stores only), the oldest events go, after the expired ones,
   until the objects under the prefix fit. Kept events count but never go.
 - Derived objects whose original is gone (a thumbnail left by a crash, a marker of a
-  hand-deleted clip) go once they are a day old.
+  hand-deleted clip) go once they are a day old, with the catalog entry of the original they
+  name.
 
 Order of deletion, per event, oldest event first: the catalog entry, then the derived
 objects, then the original, then the entry once more. The entry goes first so that nothing
@@ -99,7 +103,8 @@ class Removal:
     original: str | None
     derived: tuple[str, ...]
     size: int
-    hour_end: datetime
+    since: datetime
+    """The instant the event's age counts from (oldest first)."""
     event_key: str | None = None
 
     @property
@@ -133,6 +138,11 @@ class _Group:
         return sum(o.size for o in self.derived) + (self.original.size if self.original else 0)
 
     @property
+    def since(self) -> datetime:
+        """The later of the capture hour's end and the original's arrival in the store."""
+        return max(self.hour_end, self.original.last_modified) if self.original else self.hour_end
+
+    @property
     def kept(self) -> bool:
         return any(o.key.lower().endswith(KEEP_SUFFIX) for o in self.derived)
 
@@ -143,7 +153,7 @@ class _Group:
             self.original.key if self.original else None,
             tuple(sorted(o.key for o in self.derived)),
             self.size,
-            self.hour_end,
+            self.since,
             self.original.key if self.original else self.named_original,
         )
 
@@ -160,7 +170,7 @@ def plan(objects: Iterable[StoredObject], policy: Policy) -> Plan:
             if all(policy.now - o.last_modified >= ORPHAN_GRACE for o in group.derived):
                 removals.append(group.removal("orphan"))
             continue
-        if policy.now - group.hour_end >= timedelta(days=policy.days(group.camera)):
+        if policy.now - group.since >= timedelta(days=policy.days(group.camera)):
             if group.kept:
                 kept += 1
             else:
@@ -169,13 +179,13 @@ def plan(objects: Iterable[StoredObject], policy: Policy) -> Plan:
         survivors.append(group)
     remaining = total - sum(r.size for r in removals)
     if policy.max_bytes is not None:
-        for group in sorted(survivors, key=lambda g: (g.hour_end, g.original.key if g.original else "")):
+        for group in sorted(survivors, key=lambda g: (g.since, g.original.key if g.original else "")):
             if remaining <= policy.max_bytes:
                 break
             if not group.kept:
                 removals.append(group.removal("budget"))
                 remaining -= group.size
-    ordered = sorted(removals, key=lambda r: (r.hour_end, r.original or r.derived[0]))
+    ordered = sorted(removals, key=lambda r: (r.since, r.original or r.derived[0]))
     return Plan(tuple(ordered), kept, total, remaining)
 
 

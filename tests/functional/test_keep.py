@@ -15,6 +15,7 @@ from camvault.api.app import create_app
 from camvault.config.loader import load_config
 from camvault.domain.keys import event_id_for_key, keep_marker_key
 from camvault.factory import Runtime, build_retention, build_runtime
+from tests.support.aged import ingest_at
 from tests.support.cli import camvault, init_data
 from tests.support.media import make_jpeg
 
@@ -35,7 +36,7 @@ def config(tmp_path: Path) -> Path:
     config = init_data(tmp_path / "data")
     assert camvault("camera", "add", "front", "--config", config).code == 0
     image = make_jpeg(tmp_path / OLD_NAME, width=64, height=48)
-    assert camvault("ingest", image, "--camera", "front", "--config", config).code == 0
+    ingest_at(config, datetime(2020, 1, 1, 12, 0, 9, tzinfo=UTC), "front", image)
     return config
 
 

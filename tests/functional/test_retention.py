@@ -22,6 +22,7 @@ from camvault.keep import set_keep
 from camvault.retention import Policy, Retention
 from camvault.store.s3 import S3Store
 from tests.functional.test_serve import Served
+from tests.support.aged import ingest_at
 from tests.support.catalog_backends import make_event
 from tests.support.cli import camvault, camvault_process, init_data
 from tests.support.media import make_clip, make_jpeg
@@ -208,8 +209,8 @@ def test_dry_run_prints_and_deletes_nothing_then_a_run_deletes(tmp_path: Path) -
     assert camvault("camera", "add", "front", "--config", config).code == 0
     old = make_jpeg(tmp_path / "image-2020-01-01-12-00-00.jpg", width=64, height=48)
     new = make_jpeg(tmp_path / f"image-{datetime.now(UTC):%Y-%m-%d-%H-%M-%S}.jpg", width=64, height=48)
-    for image in (old, new):
-        assert camvault("ingest", image, "--camera", "front", "--config", config).code == 0
+    ingest_at(config, datetime(2020, 1, 1, 12, 0, 9, tzinfo=UTC), "front", old)
+    assert camvault("ingest", new, "--camera", "front", "--config", config).code == 0
     root = tmp_path / "data" / "objects"
     before = store_files(root)
     dry = camvault("retention", "--dry-run", "--config", config)
@@ -235,8 +236,7 @@ def test_serve_applies_retention_on_its_schedule(tmp_path: Path) -> None:
     assert camvault("camera", "add", "front", "--config", config).code == 0
     old = make_jpeg(tmp_path / "image-2020-01-01-12-00-00.jpg", width=64, height=48)
     kept = make_jpeg(tmp_path / "image-2020-01-02-12-00-00.jpg", width=64, height=48)
-    for image in (old, kept):
-        assert camvault("ingest", image, "--camera", "front", "--config", config).code == 0
+    ingest_at(config, datetime(2020, 1, 2, 12, 0, 9, tzinfo=UTC), "front", old, kept)
     kept_key = "front/2020-01-02/Hour-12/snap/" + kept.name
     assert camvault("keep", event_id_for_key(kept_key), "--config", config).code == 0
     root = tmp_path / "data" / "objects"
@@ -260,7 +260,7 @@ def test_s3_retention_deletes_only_under_the_prefix(seaweed: SeaweedServer, tmp_
     try:
         old = f"{prefix}/front/2024-03-01/Hour-12/record/a.mp4"
         kept = f"{prefix}/front/2024-03-01/Hour-13/record/b.mp4"
-        fresh = f"{prefix}/front/2024-03-30/Hour-12/record/c.mp4"
+        fresh = f"{prefix}/garage/2024-03-01/Hour-12/record/c.mp4"  # garage keeps 60 days
         objects = [
             old,
             thumbnail_key(old),
@@ -274,8 +274,10 @@ def test_s3_retention_deletes_only_under_the_prefix(seaweed: SeaweedServer, tmp_
         for key in objects + decoys:
             store.put(key, b"bytes", content_type="application/octet-stream")
         for key in (old, kept, fresh):
-            catalog.put(make_event(event_id_for_key(key), T0, camera="front", key=key))
-        policy = Policy(now=T0 + timedelta(days=31), prefix=prefix, default_days=7)
+            camera = key.split("/")[2]
+            catalog.put(make_event(event_id_for_key(key), T0, camera=camera, key=key))
+        # Objects count from when they were stored (now) too: look 31 days ahead.
+        policy = Policy(datetime.now(UTC) + timedelta(days=31), prefix, 7, {"garage": 60})
         retention = Retention(store, catalog, lambda _: policy, clock=lambda: policy.now)
         assert [r.original for r in retention.run(dry_run=True).deleted] == [old]
         assert {o.key for o in store.list(base + "/")} == set(objects + decoys)
@@ -315,16 +317,18 @@ def test_the_retention_verb_on_seaweedfs(seaweed: SeaweedServer, tmp_path: Path)
     client = seaweed.client()
     client.put_object(Bucket=seaweed.bucket, Key=decoy, Body=b"beside the prefix")
     try:
+        listed = client.list_objects_v2(Bucket=seaweed.bucket, Prefix=prefix)
+        before = {o["Key"] for o in listed.get("Contents", [])}
+        assert len(before) == 5  # two snapshots with their thumbnails, and the decoy
         run = camvault_process("retention", "--config", config, env=env)
         assert run.code == 0, run.err
         assert "max_bytes applies to file:// stores only" in run.err
-        assert "retention: deleted 1 events" in run.out
+        # The 2020 snapshot was stored just now: like an S3 lifecycle rule, retention waits its
+        # days from the upload too (a camera with a wrong clock loses nothing).
+        assert "retention: deleted 0 events" in run.out
         listed = client.list_objects_v2(Bucket=seaweed.bucket, Prefix=prefix)
-        keys = {o["Key"] for o in listed.get("Contents", [])}
-        folder = f"{prefix}/front/{new.name[6:16]}/Hour-{new.name[17:19]}/snap/"
-        assert keys == {folder + new.name, folder + new.name + ".thumb.jpg", decoy}
-        events = camvault_process("events", "--json", "--config", config, env=env).lines()
-        assert len(events) == 1 and new.name in events[0]
+        assert {o["Key"] for o in listed.get("Contents", [])} == before
+        assert len(camvault_process("events", "--json", "--config", config, env=env).lines()) == 2
     finally:
         for item in client.list_objects_v2(Bucket=seaweed.bucket, Prefix=prefix).get("Contents", []):
             client.delete_object(Bucket=seaweed.bucket, Key=item["Key"])

@@ -71,6 +71,15 @@ def test_an_event_goes_only_when_its_whole_hour_folder_is_old_enough() -> None:
     assert [r.original for r in result.removals] == [at_limit]
 
 
+def test_nothing_goes_sooner_than_its_days_after_it_was_stored() -> None:
+    """A camera whose clock says 2000 (or footage from then, ingested now) keeps its clips."""
+    skewed = "cams/front/2000-01-01/Hour-00/record/a.mp4"
+    arrived = listing(skewed, modified=NOW - 9 * DAY)
+    assert plan(arrived, policy()).removals == ()
+    result = plan(listing(skewed, modified=NOW - 10 * DAY), policy())
+    assert [(r.original, r.since) for r in result.removals] == [(skewed, NOW - 10 * DAY)]
+
+
 def test_a_repeated_dst_hour_counts_from_its_second_run() -> None:
     key = "cams/front/2024-10-27/Hour-02/record/a.mp4"  # 02:00-03:00 happens twice in Berlin
     berlin = ZoneInfo("Europe/Berlin")
