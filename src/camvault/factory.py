@@ -127,9 +127,12 @@ class Runtime:
         self.cameras.close()
 
 
-def build_runtime(config: Config, *, clock: Clock = utcnow, notifications: bool = False) -> Runtime:
+def build_runtime(
+    config: Config, *, clock: Clock = utcnow, notifications: bool = False, presence: bool = True
+) -> Runtime:
     """Build store, catalog, registry, journal, processor, workers and ingestor from settings;
-    with ``notifications``, also the MQTT and webhook senders (started)."""
+    with ``notifications``, also the MQTT and webhook senders (started). ``presence``: this process
+    speaks for camvault's MQTT online/offline status (``serve``, ``process``; not ``ingest``)."""
     settings = config.settings
     relay = NotifyRelay()
     store = open_store(config, relay, clock=clock)
@@ -173,7 +176,7 @@ def build_runtime(config: Config, *, clock: Clock = utcnow, notifications: bool 
         config, store, catalog, cameras, journal, processor, workers, ingestor, transcode_journal, transcodes
     )
     if notifications:
-        runtime.notifier = build_notifier(config, runtime)
+        runtime.notifier = build_notifier(config, runtime, presence=presence)
         processor.add_listener(runtime.notifier.listener)
         runtime.notifier.start()
     return runtime
@@ -189,7 +192,7 @@ def transcode_settings(config: Config) -> TranscodeSettings:
     )
 
 
-def build_notifier(config: Config, runtime: Runtime) -> Notifier:
+def build_notifier(config: Config, runtime: Runtime, *, presence: bool = True) -> Notifier:
     """One channel per configured sink ([mqtt] url, [webhooks] url); counters go to the journal."""
     settings = config.settings
     count = runtime.journal.count
@@ -207,6 +210,7 @@ def build_notifier(config: Config, runtime: Runtime) -> Notifier:
                 topic=mqtt.topic,
                 discovery_prefix=mqtt.discovery_prefix,
                 motion_seconds=mqtt.motion_seconds,
+                presence=presence,
             ),
             read_thumbnail=lambda key: read_all(runtime.store, key),
             cameras=lambda: [c.name for c in runtime.cameras.list() if c.options.notify],

@@ -202,6 +202,7 @@ def test_camvault_ingest_announces_its_event_before_it_exits(
     wait_for(lambda: subscriber.on("camvault/porch/event"), what="the event from `camvault ingest`")
     [event] = subscriber.json_on("camvault/porch/event")
     assert event["camera"] == "porch" and event["kind"] == "snap"
+    assert subscriber.on("camvault/status") == [], "a short ingest does not speak for camvault's status"
     again = camvault("reindex", "--config", config)
     assert again.code == 0, again.err
     time.sleep(0.5)

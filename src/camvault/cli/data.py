@@ -55,7 +55,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    runtime = build_runtime(config, notifications=True)
+    runtime = build_runtime(config, notifications=True, presence=False)
     failures = 0
     try:
         runtime.cameras.get(args.camera)

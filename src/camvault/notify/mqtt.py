@@ -3,7 +3,8 @@
 Topics (``BASE`` is ``[mqtt] topic``, ``camvault`` by default):
 
 - ``BASE/status``: ``online`` / ``offline``, retained; the broker publishes ``offline`` (the
-  last will) when camvault goes away without saying so.
+  last will) when camvault goes away without saying so. Only the long-running process (``serve``,
+  ``process``) speaks for it: a short ``camvault ingest`` sends its events but leaves it alone.
 - ``BASE/CAMERA/event``: the event object as JSON (QoS 1, not retained).
 - ``BASE/CAMERA/thumbnail``: the newest event's JPEG thumbnail, retained.
 - ``PREFIX/binary_sensor/camvault_SLUG/motion/config`` and ``PREFIX/image/camvault_SLUG/
@@ -22,9 +23,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +59,7 @@ class MqttSettings:
     motion_seconds: int = 30
     timeout_s: float = 5.0
     reconnect_max_s: float = 30.0
+    presence: bool = True  # publish online/offline on BASE/status (with the last will)
 
 
 def broker_address(url: str) -> tuple[str, int, bool]:
@@ -122,6 +126,11 @@ def discovery_configs(settings: MqttSettings, camera: str) -> dict[str, dict[str
     }
 
 
+def _client_id(settings: MqttSettings) -> str:
+    """Unique per process: a broker disconnects a client when another connects with its id."""
+    return f"camvault-{slug(settings.topic)}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 class MqttSink:
     """Publishes events to one broker."""
 
@@ -142,12 +151,13 @@ class MqttSink:
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._first_connect_by = time.monotonic() + settings.timeout_s
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"camvault-{slug(settings.topic)}")
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=_client_id(settings))
         if settings.username:
             client.username_pw_set(settings.username, settings.password or None)
         if tls:
             client.tls_set()
-        client.will_set(status_topic(settings), OFFLINE, qos=1, retain=True)
+        if settings.presence:
+            client.will_set(status_topic(settings), OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(settings.reconnect_max_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *_: self._connected.clear()
@@ -161,7 +171,8 @@ class MqttSink:
                 "the MQTT broker refused the connection: %s; check [mqtt] username and password", reason
             )
             return
-        client.publish(status_topic(self._settings), ONLINE, qos=1, retain=True)
+        if self._settings.presence:
+            client.publish(status_topic(self._settings), ONLINE, qos=1, retain=True)
         self._connected.set()
         with self._lock:
             cameras = set(self._cameras()) | self._announced
@@ -199,7 +210,7 @@ class MqttSink:
             raise MqttError(f"the broker did not confirm {topic} within {self._settings.timeout_s:g} s")
 
     def close(self) -> None:
-        if self._client.is_connected():
+        if self._settings.presence and self._client.is_connected():
             with contextlib.suppress(MqttError):  # else the broker's last will says it
                 self._publish(status_topic(self._settings), OFFLINE.encode(), retain=True)
         self._client.disconnect()
