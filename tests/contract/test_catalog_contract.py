@@ -599,10 +599,9 @@ def test_deleting_or_moving_an_event_regroups_its_neighbours(catalog: Catalog) -
     found = catalog.get("p-snap-5")
     assert found is not None and found.incident_id == "p-clip-2"
     assert catalog.delete("p-snap-1")
-    incident = catalog.incident("p-clip-1")
-    assert incident is not None
-    summary, members = incident
-    assert [e.id for e in members] == ["p-clip-1", "p-snap-3"] and summary.event_count == 2
+    detail = catalog.incident("p-clip-1")
+    assert detail is not None
+    assert [e.id for e in detail.events] == ["p-clip-1", "p-snap-3"] and detail.incident.event_count == 2
     assert catalog.incident("p-snap-3") is None and catalog.incident("p-snap-1") is None
 
 

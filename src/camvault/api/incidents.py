@@ -51,7 +51,6 @@ def incident_routes(catalog: Catalog) -> APIRouter:
         found = catalog.incident(incident_id)
         if found is None:
             raise HTTPException(404, f"no incident {incident_id!r}")
-        summary, events = found
-        return {**summary.to_json(), "events": [event.to_json() for event in events]}
+        return found.to_json()
 
     return router

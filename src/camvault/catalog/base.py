@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from camvault.domain.incidents import Incident
+from camvault.domain.incidents import Incident, IncidentDetail
 from camvault.domain.model import CatalogEvent, Kind
 
 MAX_LIMIT = 500
@@ -171,7 +171,7 @@ class Catalog(Protocol):
         """A page of incidents matching ``query``, ordered by their first events."""
         ...
 
-    def incident(self, incident_id: str) -> tuple[Incident, list[CatalogEvent]] | None:
+    def incident(self, incident_id: str) -> IncidentDetail | None:
         """The incident with this id and its events in catalog order, or None."""
         ...
 

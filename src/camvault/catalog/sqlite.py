@@ -43,7 +43,7 @@ from camvault.catalog.base import (
     IncidentQuery,
     encode_cursor,
 )
-from camvault.domain.incidents import DEFAULT_GAP, Incident
+from camvault.domain.incidents import DEFAULT_GAP, IncidentDetail
 from camvault.domain.model import CatalogEvent
 
 MEMORY = ":memory:"
@@ -190,7 +190,7 @@ class SQLiteCatalog:
 
         return self._read(work)
 
-    def incident(self, incident_id: str) -> tuple[Incident, list[CatalogEvent]] | None:
+    def incident(self, incident_id: str) -> IncidentDetail | None:
         return self._read(lambda conn: incidents.incident(conn, incident_id))
 
     def count(self) -> int:

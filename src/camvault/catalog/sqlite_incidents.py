@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from camvault.catalog import sqlite_schema as schema
 from camvault.catalog.base import MAX_ABS_MS
-from camvault.domain.incidents import Incident, starts_incident, summarize
+from camvault.domain.incidents import Incident, IncidentDetail, starts_incident, summarize
 from camvault.domain.model import CatalogEvent
 
 GAP_SETTING = "incident_gap_ms"
@@ -97,14 +97,14 @@ def use_gap(conn: sqlite3.Connection, gap_ms: int) -> None:
     conn.execute(_PUT_SETTING_SQL, (GAP_SETTING, str(gap_ms)))
 
 
-def incident(conn: sqlite3.Connection, incident_id: str) -> tuple[Incident, list[CatalogEvent]] | None:
+def incident(conn: sqlite3.Connection, incident_id: str) -> IncidentDetail | None:
     """The incident whose first event is ``incident_id``, with its members."""
     with snapshot(conn):
         row = conn.execute(_IS_START_SQL, (incident_id,)).fetchone()
         if row is None:
             return None
         members = _members(conn, Place(row[0], row[1], incident_id))
-    return summarize(members), members
+    return IncidentDetail(summarize(members), members)
 
 
 def summaries(conn: sqlite3.Connection, starts: list[CatalogEvent]) -> list[Incident]:

@@ -60,6 +60,17 @@ class Incident:
         }
 
 
+@dataclass(frozen=True)
+class IncidentDetail:
+    """An incident with its events in catalog order."""
+
+    incident: Incident
+    events: Sequence[CatalogEvent]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.incident.to_json(), "events": [event.to_json() for event in self.events]}
+
+
 def starts_incident(previous_ms: int | None, capture_ms: int, gap_ms: int) -> bool:
     """True when an event at ``capture_ms`` whose predecessor (same camera, catalog order) is at
     ``previous_ms`` (None: it has none) starts a new incident."""
