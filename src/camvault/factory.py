@@ -176,7 +176,11 @@ def build_runtime(
         config, store, catalog, cameras, journal, processor, workers, ingestor, transcode_journal, transcodes
     )
     if notifications:
-        runtime.notifier = build_notifier(config, runtime, presence=presence)
+        try:
+            runtime.notifier = build_notifier(config, runtime, presence=presence)
+        except BaseException:
+            runtime.close()
+            raise
         processor.add_listener(runtime.notifier.listener)
         runtime.notifier.start()
     return runtime
@@ -190,6 +194,9 @@ def transcode_settings(config: Config) -> TranscodeSettings:
         audio=section.audio,
         limits=processor_settings(config).limits,
     )
+
+
+MIN_WEBHOOK_SECRET = 16
 
 
 def build_notifier(config: Config, runtime: Runtime, *, presence: bool = True) -> Notifier:
@@ -220,6 +227,12 @@ def build_notifier(config: Config, runtime: Runtime, *, presence: bool = True) -
         from camvault.notify.webhook import WebhookSettings, WebhookSink
 
         hooks = settings.webhooks
+        if len(hooks.secret) < MIN_WEBHOOK_SECRET:
+            raise ConfigError(
+                f"[webhooks] secret: a webhook needs a secret of at least {MIN_WEBHOOK_SECRET} characters so "
+                "receivers can check that requests come from camvault; set CAMVAULT_WEBHOOKS_SECRET, e.g. "
+                'to the output of: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
         sink = WebhookSink(
             WebhookSettings(hooks.url, hooks.secret, attempts=hooks.attempts, timeout_s=hooks.timeout_seconds)
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from camvault.config.loader import load_config
+from camvault.config.loader import ConfigError, load_config
 from camvault.domain.model import CatalogEvent
 from camvault.factory import Runtime, build_runtime
 from camvault.notify.channel import Channel
@@ -197,3 +197,12 @@ def sample_event(folder: Path, second: int = 0) -> CatalogEvent:
         media=None,
         playable=True,
     )
+
+
+@pytest.mark.parametrize("secret", ["", "short"])
+def test_a_webhook_without_a_real_secret_is_refused_with_the_fix(config: Path, secret: str) -> None:
+    image = make_jpeg(config.parent / "MDAlarm_20250101-120000.jpg", width=64, height=48)
+    with pytest.raises(ConfigError, match=r"\[webhooks\] secret: a webhook needs a secret of at least 16"):
+        open_runtime(config, "http://127.0.0.1:9/hook", CAMVAULT_WEBHOOKS_SECRET=secret)
+    run = camvault("ingest", image, "--camera", "backyard", "--config", config)
+    assert run.code == 0, "without a webhook url nothing needs a secret"

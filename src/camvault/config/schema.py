@@ -293,7 +293,9 @@ class MqttSettings:
         check_mqtt_url,
     )
     username: str = setting("", "MQTT user name (empty: none).")
-    password: str = setting("", "MQTT password.", secret=True)
+    password: str = setting(
+        "", "MQTT password (better given as CAMVAULT_MQTT_PASSWORD than written here).", secret=True
+    )
     topic: str = setting("camvault", "Base topic: events go to TOPIC/CAMERA/event.", check_topic)
     discovery_prefix: str = setting("homeassistant", "Home Assistant MQTT discovery prefix.", check_topic)
     motion_seconds: int = setting(
@@ -308,7 +310,10 @@ class MqttSettings:
 class WebhooksSettings:
     url: str = setting("", 'URL each new event is POSTed to as JSON ("" = off).', check_http_url)
     secret: str = setting(
-        "", "Key of the HMAC-SHA256 signature in the X-Camvault-Signature header.", secret=True
+        "",
+        "Key of the HMAC-SHA256 signature in the X-Camvault-Signature header; required with a url "
+        "(at least 16 characters; better given as CAMVAULT_WEBHOOKS_SECRET).",
+        secret=True,
     )
     attempts: int = setting(5, "Tries per event before it counts as failed.", at_least(1))
     timeout_seconds: float = setting(5.0, "Time allowed for one request.", positive)
