@@ -8,8 +8,10 @@ The parts, along the one data path (see docs/architecture.md)::
 ``config``     the settings schema, TOML + ``CAMVAULT_*`` loading, the starter file.
 ``store``      object stores behind one protocol: ``file://`` (default) and ``s3://``.
 ``catalog``    the event catalog behind one protocol: ``sqlite:///`` (default), ``dynamodb://``.
-``media``      probing and thumbnails with PyAV, bounded in time and memory.
-``processor``  turns ObjectCreated records into catalog entries; threads locally, Lambda on AWS.
+``media``      probing, thumbnails and small transcodes with PyAV, bounded in time and memory.
+``processor``  turns ObjectCreated records into catalog entries; threads locally, Lambda on AWS;
+               then tells its listeners (the transcode queue, the notifier).
+``notify``     MQTT (Home Assistant discovery) and webhook notifications, rate-limited per camera.
 ``accounts``   cameras (and later users and tokens) with hashed secrets.
 ``ingest``     the gateway's twin: puts a file into the store the way an FTP upload does.
 ``api``        the REST API (FastAPI).
