@@ -32,7 +32,12 @@ def notification_report(counters: Mapping[str, int]) -> dict[str, dict[str, int]
     return {sink: {outcome: counters.get(f"{sink}_{outcome}", 0) for outcome in OUTCOMES} for sink in SINKS}
 
 
-def print_costs(transcode: Mapping[str, Any], notifications: Mapping[str, Mapping[str, int]]) -> None:
+def print_costs(
+    transcode: Mapping[str, Any],
+    notifications: Mapping[str, Mapping[str, int]],
+    configured: Mapping[str, bool],
+) -> None:
+    """The status lines; a destination that is not configured and never sent anything shows as off."""
     print(
         f"transcode:  {transcode['done']} small versions in {transcode['seconds']} s, "
         f"{_mib(transcode['bytes_saved'])} saved; "
@@ -44,7 +49,10 @@ def print_costs(transcode: Mapping[str, Any], notifications: Mapping[str, Mappin
             "kept; retry: camvault process --retry-failed --once)"
         )
     for sink, counts in notifications.items():
-        print(f"{sink + ':':<11} " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
+        if configured.get(sink) or any(counts.values()):
+            print(f"{sink + ':':<11} " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
+        else:
+            print(f"{sink + ':':<11} off")
 
 
 def _mib(size: int) -> str:

@@ -212,5 +212,6 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         print(f"last error: {stats.last_error}")
     for key, error in failed:
         print(f"failed:     {key}: {error}  (retry: camvault process --retry-failed --once)")
-    print_costs(transcode, notifications)
+    configured = {"mqtt": bool(config.settings.mqtt.url), "webhook": bool(config.settings.webhooks.url)}
+    print_costs(transcode, notifications, configured)
     return 0
