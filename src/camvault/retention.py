@@ -46,6 +46,7 @@ from camvault.catalog.base import Catalog, CatalogError
 from camvault.clock import Clock
 from camvault.domain.keys import (
     KEEP_SUFFIX,
+    SMALL_SUFFIX,
     BadKey,
     ObjectKey,
     event_id_for_key,
@@ -55,6 +56,7 @@ from camvault.domain.keys import (
     original_key_of_derived,
     parse_key,
     small_key,
+    validate_filename,
 )
 from camvault.store.base import ObjectNotFound, ObjectStore, StoreError
 
@@ -132,6 +134,7 @@ class _Group:
     original: StoredObject | None = None
     derived: list[StoredObject] = field(default_factory=list)
     named_original: str | None = None
+    kind: str = ""
 
     @property
     def size(self) -> int:
@@ -191,42 +194,73 @@ def plan(objects: Iterable[StoredObject], policy: Policy) -> Plan:
 
 def _groups(objects: Iterable[StoredObject], policy: Policy) -> list[_Group]:
     """Originals with their derived objects; derived objects with no original form their own group."""
+    folders = _Folders(policy)
     originals: dict[str, _Group] = {}
-    smalls: dict[str, str] = {}  # small version key -> its original's key
-    derived: list[tuple[StoredObject, ObjectKey]] = []
+    derived: list[tuple[StoredObject, _Folder]] = []
     for item in objects:
-        parsed = _ours(item.key, policy.prefix)
-        if parsed is None:
+        folder = folders.of(item.key)
+        if folder is None:
             continue
-        if is_derived_filename(parsed.filename):
-            derived.append((item, parsed))
-            continue
-        group = _Group(parsed.camera, _hour_end(parsed, policy.key_zone), original=item)
-        originals[item.key] = group
-        if parsed.kind == "record":
-            smalls.setdefault(small_key(item.key), item.key)
+        if is_derived_filename(item.key.rpartition("/")[2]):
+            derived.append((item, folder))
+        else:
+            originals[item.key] = _Group(folder.camera, folder.hour_end, original=item, kind=folder.kind)
+    folders_with_smalls = {
+        i.key.rpartition("/")[0] for i, _ in derived if i.key.lower().endswith(SMALL_SUFFIX)
+    }
+    smalls: dict[str, str] = {}  # small version key -> its original's key (the first, by key)
+    for key in sorted(originals):
+        if key.rpartition("/")[0] in folders_with_smalls and originals[key].kind == "record":
+            smalls.setdefault(small_key(key), key)
     orphans: dict[str, _Group] = {}
-    for item, parsed in derived:
+    for item, folder in derived:
         named = original_key_of_derived(item.key)
         owner = named or smalls.get(item.key) or item.key
         group = originals.get(owner) or orphans.setdefault(
-            owner, _Group(parsed.camera, _hour_end(parsed, policy.key_zone), named_original=named)
+            owner, _Group(folder.camera, folder.hour_end, named_original=named)
         )
         group.derived.append(item)
     return [*originals.values(), *orphans.values()]
 
 
-def _ours(key: str, prefix: str) -> ObjectKey | None:
-    """The parsed key when it is one camvault wrote under ``prefix``, else None."""
-    try:
-        parsed = parse_key(key)
-    except BadKey:
-        return None
-    if parsed.prefix != prefix:
-        return None
-    if not is_derived_filename(parsed.filename) and kind_for_filename(parsed.filename) != parsed.kind:
-        return None
-    return parsed
+@dataclass(frozen=True)
+class _Folder:
+    camera: str
+    kind: str
+    hour_end: datetime
+
+
+class _Folders:
+    """Which keys are camvault's under the policy's prefix; each folder is parsed once."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._seen: dict[str, _Folder | None] = {}
+
+    def of(self, key: str) -> _Folder | None:
+        """The key's folder when the key is one camvault wrote under the prefix, else None."""
+        path, _, name = key.rpartition("/")
+        if path not in self._seen:
+            self._seen[path] = self._parse(path)
+        folder = self._seen[path]
+        if folder is None:
+            return None
+        try:
+            validate_filename(name)
+        except ValueError:
+            return None
+        if not is_derived_filename(name) and kind_for_filename(name) != folder.kind:
+            return None
+        return folder
+
+    def _parse(self, path: str) -> _Folder | None:
+        try:
+            parsed = parse_key(f"{path}/_")  # the folders decide; the file name is checked alone
+        except BadKey:
+            return None
+        if parsed.prefix != self._policy.prefix:
+            return None
+        return _Folder(parsed.camera, parsed.kind, _hour_end(parsed, self._policy.key_zone))
 
 
 def _hour_end(parsed: ObjectKey, zone: tzinfo) -> datetime:
