@@ -4,6 +4,11 @@ rebuilt catalog, never processed as an object of its own, and honoured by retent
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +20,9 @@ from camvault.api.app import create_app
 from camvault.config.loader import load_config
 from camvault.domain.keys import event_id_for_key, keep_marker_key
 from camvault.factory import Runtime, build_retention, build_runtime
+from tests.functional.test_serve import free_port
 from tests.support.aged import ingest_at
-from tests.support.cli import camvault, init_data
+from tests.support.cli import camvault, init_data, set_key
 from tests.support.media import make_jpeg
 
 pytestmark = pytest.mark.functional
@@ -100,3 +106,29 @@ def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime) 
 
     report = build_retention(runtime, clock=lambda: datetime.now(UTC)).run()
     assert [r.original for r in report.deleted] == [OLD_KEY]
+
+
+def test_the_api_verb_alone_can_mark_keep(config: Path, tmp_path: Path) -> None:
+    port = free_port()
+    set_key(config, "api.listen", f"127.0.0.1:{port}")
+    api = subprocess.Popen(
+        [sys.executable, "-m", "camvault", "api", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/events/{event_id_for_key(OLD_KEY)}/keep"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                request = urllib.request.Request(url, method="PUT")
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local server
+                    assert json.loads(response.read())["keep"] is True
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "camvault api did not answer"
+                time.sleep(0.2)
+    finally:
+        api.send_signal(signal.SIGINT)
+        api.wait(timeout=20)
+    assert (tmp_path / "data" / "objects" / keep_marker_key(OLD_KEY)).exists()

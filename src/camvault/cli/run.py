@@ -11,7 +11,7 @@ from typing import Any
 
 from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
-from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
+from camvault.factory import build_runtime, open_cameras, open_catalog, open_store, storage_location
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -154,9 +154,11 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
 
     host, port = checked_listen(config)
     catalog = open_catalog(config)
+    store = open_store(config, None)  # for keep markers; it notifies nobody (markers are never processed)
     try:
         with open_cameras(config) as cameras:
-            _serve_api(host, port, create_app(catalog, registered=cameras.names))
+            _serve_api(host, port, create_app(catalog, registered=cameras.names, store=store))
     finally:
+        store.close()
         catalog.close()
     return 0
