@@ -13,16 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from camvault.accounts.registry import CameraRegistry, UnknownCamera
+from camvault.accounts.registry import CameraOptions, CameraRegistry, UnknownCamera
 from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 from camvault.config.loader import Config, ConfigError
 from camvault.ingest import Ingestor
 from camvault.media.probe import MediaLimits
+from camvault.media.transcode import TranscodeSettings, parse_bitrate
+from camvault.notify.channel import Channel, Notifier, Sink
 from camvault.processor.core import Processor, ProcessorSettings
 from camvault.processor.journal import Journal
+from camvault.processor.transcoder import TranscodeQueue, Transcoder
 from camvault.processor.workers import RetryPolicy, Workers
-from camvault.store.base import Notify, ObjectStore
+from camvault.retention import Policy, Retention
+from camvault.store.base import Notify, ObjectStore, read_all
 from camvault.store.url import StorageLocation, parse_storage_url
 
 if TYPE_CHECKING:
@@ -51,14 +55,14 @@ def storage_location(config: Config) -> StorageLocation:
         raise ConfigError(f"[storage] url: {exc}") from None
 
 
-def open_store(config: Config, notify: Notify | None) -> ObjectStore:
-    """The object store named by ``[storage] url``."""
+def open_store(config: Config, notify: Notify | None, *, clock: Clock = utcnow) -> ObjectStore:
+    """The object store named by ``[storage] url``; ``clock`` stamps objects a ``file://`` store writes."""
     where = storage_location(config)
     if where.scheme == "file":
         from camvault.store.local import LocalStore
 
         assert where.root is not None
-        return LocalStore(where.root, notify=notify)
+        return LocalStore(where.root, notify=notify, clock=clock)
     from camvault.store.s3 import S3Store, make_s3_client
 
     storage = config.settings.storage
@@ -77,7 +81,8 @@ def open_catalog(config: Config) -> Catalog:
     if url.startswith("sqlite:///"):
         from camvault.catalog.sqlite import SQLiteCatalog
 
-        return SQLiteCatalog(sqlite_path(url, config, "[catalog] url"))
+        gap = timedelta(seconds=config.settings.incidents.gap_seconds)
+        return SQLiteCatalog(sqlite_path(url, config, "[catalog] url"), incident_gap=gap)
     raise ConfigError(
         f"[catalog] url = {url!r}: the dynamodb:// catalog is not part of this version yet; "
         "use sqlite:///catalog.db"
@@ -111,20 +116,31 @@ class Runtime:
     processor: Processor
     workers: Workers
     ingestor: Ingestor
+    transcode_journal: Journal
+    transcodes: Workers
+    notifier: Notifier | None = None
 
     def close(self) -> None:
         self.workers.stop()
+        self.transcodes.stop()
+        if self.notifier is not None:
+            self.notifier.close()
+        self.transcode_journal.close()
         self.store.close()
         self.catalog.close()
         self.journal.close()
         self.cameras.close()
 
 
-def build_runtime(config: Config, *, clock: Clock = utcnow) -> Runtime:
-    """Build store, catalog, registry, journal, processor, workers and ingestor from settings."""
+def build_runtime(
+    config: Config, *, clock: Clock = utcnow, notifications: bool = False, presence: bool = True
+) -> Runtime:
+    """Build store, catalog, registry, journal, processor, workers and ingestor from settings;
+    with ``notifications``, also the MQTT and webhook senders (started). ``presence``: this process
+    speaks for camvault's MQTT online/offline status (``serve``, ``process``; not ``ingest``)."""
     settings = config.settings
     relay = NotifyRelay()
-    store = open_store(config, relay)
+    store = open_store(config, relay, clock=clock)
     catalog = open_catalog(config)
     cameras = open_cameras(config)
     journal = Journal(config.resolve(settings.processor.journal), clock=clock)
@@ -149,7 +165,84 @@ def build_runtime(config: Config, *, clock: Clock = utcnow) -> Runtime:
         key_zone=ZoneInfo(settings.storage.key_timezone),
         clock=clock,
     )
-    return Runtime(config, store, catalog, cameras, journal, processor, workers, ingestor)
+    transcode_journal = Journal(config.resolve(settings.transcode.journal), clock=clock)
+    transcodes = Workers(
+        transcode_journal,
+        Transcoder(store, catalog, transcode_journal, transcode_settings(config)),
+        threads=settings.transcode.workers,
+        name="transcode",
+        retry=RetryPolicy(settings.processor.max_attempts, settings.processor.retry_seconds),
+    )
+    wants_small = TranscodeQueue(
+        transcodes, lambda name: settings.transcode.enabled and _options(cameras, name).transcode
+    )
+    processor.add_listener(wants_small.listener)
+    runtime = Runtime(
+        config, store, catalog, cameras, journal, processor, workers, ingestor, transcode_journal, transcodes
+    )
+    if notifications:
+        try:
+            runtime.notifier = build_notifier(config, runtime, presence=presence)
+        except BaseException:
+            runtime.close()
+            raise
+        processor.add_listener(runtime.notifier.listener)
+        runtime.notifier.start()
+    return runtime
+
+
+def transcode_settings(config: Config) -> TranscodeSettings:
+    section = config.settings.transcode
+    return TranscodeSettings(
+        width=section.width,
+        bitrate=parse_bitrate(section.bitrate),
+        audio=section.audio,
+        limits=processor_settings(config).limits,
+    )
+
+
+MIN_WEBHOOK_SECRET = 16
+
+
+def build_notifier(config: Config, runtime: Runtime, *, presence: bool = True) -> Notifier:
+    """One channel per configured sink ([mqtt] url, [webhooks] url); counters go to the journal."""
+    settings = config.settings
+    count = runtime.journal.count
+    channels: list[Channel] = []
+    sink: Sink
+    if settings.mqtt.url:
+        from camvault.notify.mqtt import MqttSettings, MqttSink
+
+        mqtt = settings.mqtt
+        sink = MqttSink(
+            MqttSettings(
+                url=mqtt.url,
+                username=mqtt.username,
+                password=mqtt.password,
+                topic=mqtt.topic,
+                discovery_prefix=mqtt.discovery_prefix,
+                motion_seconds=mqtt.motion_seconds,
+                presence=presence,
+            ),
+            read_thumbnail=lambda key: read_all(runtime.store, key),
+            cameras=lambda: [c.name for c in runtime.cameras.list() if c.options.notify],
+        )
+        channels.append(Channel(sink, interval_s=mqtt.interval_seconds, count=count))
+    if settings.webhooks.url:
+        from camvault.notify.webhook import WebhookSettings, WebhookSink
+
+        hooks = settings.webhooks
+        if len(hooks.secret) < MIN_WEBHOOK_SECRET:
+            raise ConfigError(
+                f"[webhooks] secret: a webhook needs a secret of at least {MIN_WEBHOOK_SECRET} characters so "
+                "receivers can check that requests come from camvault; set CAMVAULT_WEBHOOKS_SECRET, e.g. "
+                'to the output of: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        sink = WebhookSink(
+            WebhookSettings(hooks.url, hooks.secret, attempts=hooks.attempts, timeout_s=hooks.timeout_seconds)
+        )
+        channels.append(Channel(sink, interval_s=hooks.interval_seconds, count=count))
+    return Notifier(channels, lambda name: _options(runtime.cameras, name).notify)
 
 
 def processor_settings(config: Config) -> ProcessorSettings:
@@ -163,6 +256,13 @@ def processor_settings(config: Config) -> ProcessorSettings:
             thumbnail_width=settings.processor.thumbnail_width,
         ),
     )
+
+
+def _options(cameras: CameraRegistry, name: str) -> CameraOptions:
+    try:
+        return cameras.options(name)
+    except UnknownCamera:
+        return CameraOptions()
 
 
 def _zone_of(cameras: CameraRegistry, name: str) -> ZoneInfo | None:
@@ -250,3 +350,26 @@ def build_gateway(config: Config, spool: Spool, cameras: CameraRegistry, *, cloc
             f"[gateway] listen = {gateway.listen!r}: {exc.strerror or exc}; stop the program using it or "
             "pick another port"
         ) from None
+
+
+def build_retention(runtime: Runtime, *, clock: Clock = utcnow) -> Retention:
+    """Retention over the runtime's store and catalog; camera options are read at every run."""
+    from camvault.store.local import LocalStore
+
+    settings = runtime.config.settings
+    where = storage_location(runtime.config)
+    budget = settings.retention.max_bytes if where.scheme == "file" and settings.retention.max_bytes else None
+
+    def policy(now: datetime) -> Policy:
+        days = {
+            camera.name.lower(): camera.options.retention_days
+            for camera in runtime.cameras.list()
+            if camera.options.retention_days is not None
+        }
+        return Policy(
+            now, where.prefix, settings.retention.days, days, budget, ZoneInfo(settings.storage.key_timezone)
+        )
+
+    store = runtime.store
+    sweep = store.remove_stale_temp_files if isinstance(store, LocalStore) else None
+    return Retention(store, runtime.catalog, policy, clock=clock, sweep_temp_files=sweep)

@@ -7,6 +7,7 @@ belongs to each backend's functional tests.
 from __future__ import annotations
 
 import base64
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,9 +23,11 @@ from camvault.catalog.base import (
     Catalog,
     EventPage,
     EventQuery,
+    IncidentQuery,
     Position,
     encode_cursor,
 )
+from camvault.domain.incidents import Incident, group
 from camvault.domain.model import CatalogEvent, Kind, MediaInfo
 from tests.support.catalog_backends import (
     CATALOG_BACKENDS,
@@ -516,3 +519,95 @@ def test_delete_removes_the_event_and_says_whether_it_existed(catalog: Catalog) 
     assert catalog.get("a") is None
     assert ids(catalog.query(EventQuery())) == ["b"]
     assert catalog.put(make_event("a", T0)) is True
+
+
+# -- keep and alarm incidents -------------------------------------------------------------
+
+
+def test_keep_is_stored_and_read_back(catalog: Catalog) -> None:
+    event = make_event("kept", T0)
+    catalog.put(replace(event, keep=True))
+    found = catalog.get("kept")
+    assert found is not None and found.keep is True
+    catalog.put(event)
+    again = catalog.get("kept")
+    assert again is not None and again.keep is False
+
+
+def incident_events() -> list[CatalogEvent]:
+    """Two cameras; porch has a storm of three snaps and a clip 0-100 s apart (one incident:
+    every step <= 60 s), a lone clip, and two snaps 60 s and 61 s after it."""
+    s = timedelta(seconds=1)
+    return [
+        make_event("p-snap-1", T0, kind="snap", thumbnail_key="p1.thumb.jpg"),
+        make_event("p-snap-2", T0 + 40 * s, kind="snap"),
+        make_event("p-clip-1", T0 + 90 * s, thumbnail_key="p-clip-1.mp4.thumb.jpg"),
+        make_event("p-snap-3", T0 + 100 * s, kind="snap"),
+        make_event("p-clip-2", T0 + 1000 * s, thumbnail_key=None),
+        make_event("p-snap-4", T0 + 1060 * s, kind="snap"),
+        make_event("p-snap-5", T0 + 1121 * s, kind="snap"),
+        make_event("g-clip-1", T0 + 30 * s, camera="garage", thumbnail_key="g.thumb.jpg"),
+    ]
+
+
+def all_incidents(catalog: Catalog, query: IncidentQuery) -> list[Incident]:
+    found: list[Incident] = []
+    while True:
+        page = catalog.incidents(query)
+        found += page.incidents
+        if page.next_cursor is None:
+            return found
+        query = replace(query, cursor=page.next_cursor)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incidents_do_not_depend_on_arrival_order(catalog: Catalog, seed: int) -> None:
+    events = incident_events()
+    random.Random(seed).shuffle(events)
+    put_all(catalog, events)
+    listed = all_incidents(catalog, IncidentQuery(newest_first=False, limit=2))
+    assert [(i.camera, i.id, i.event_count) for i in listed] == [
+        ("porch", "p-snap-1", 4),
+        ("garage", "g-clip-1", 1),
+        ("porch", "p-clip-2", 2),
+        ("porch", "p-snap-5", 1),
+    ]
+    assert listed == sorted(group(events, timedelta(seconds=60)), key=lambda i: (i.start, i.id))
+    storm = listed[0]
+    assert (storm.record_count, storm.snap_count) == (1, 3)
+    assert (storm.face_event_id, storm.face_key) == ("p-clip-1", "p-clip-1.mp4.thumb.jpg")
+    assert storm.end == T0 + timedelta(seconds=100)
+    assert listed[2].face_event_id == "p-snap-4"  # the clip has no thumbnail: the first snap
+    for event in events:
+        found = catalog.get(event.id)
+        assert found is not None
+        expected = next(
+            i.id for i in listed if i.camera == event.camera and i.start <= event.capture_time <= i.end
+        )
+        assert found.incident_id == expected, event.id
+    page = catalog.query(EventQuery(camera="porch", limit=10))
+    assert {e.id: e.incident_id for e in page.events}["p-snap-3"] == "p-snap-1"
+
+
+def test_deleting_or_moving_an_event_regroups_its_neighbours(catalog: Catalog) -> None:
+    put_all(catalog, incident_events())
+    assert catalog.delete("p-snap-2")  # 0 s and 90 s are now 90 s apart: the storm splits
+    starts = [i.id for i in all_incidents(catalog, IncidentQuery(camera="porch", newest_first=False))]
+    assert starts == ["p-snap-1", "p-clip-1", "p-clip-2", "p-snap-5"]
+    moved = replace(make_event("p-snap-5", T0 + timedelta(seconds=1119), kind="snap"))
+    assert catalog.put(moved) is False  # now 59 s after p-snap-4: it joins that incident
+    found = catalog.get("p-snap-5")
+    assert found is not None and found.incident_id == "p-clip-2"
+    assert catalog.delete("p-snap-1")
+    detail = catalog.incident("p-clip-1")
+    assert detail is not None
+    assert [e.id for e in detail.events] == ["p-clip-1", "p-snap-3"] and detail.incident.event_count == 2
+    assert catalog.incident("p-snap-3") is None and catalog.incident("p-snap-1") is None
+
+
+def test_incidents_filter_by_camera_and_time_newest_first(catalog: Catalog) -> None:
+    put_all(catalog, incident_events())
+    query = IncidentQuery(camera="porch", start=T0 + timedelta(seconds=1), end=T0 + timedelta(hours=1))
+    assert [i.id for i in all_incidents(catalog, query)] == ["p-snap-5", "p-clip-2"]
+    with pytest.raises(BadCursor):
+        catalog.incidents(IncidentQuery(cursor="not a cursor"))

@@ -22,6 +22,7 @@ from camvault.api.metrics import metrics_router
 from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.domain.model import format_instant, parse_instant
 from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
+from camvault.store.base import ObjectStore
 
 API = "/api/v1"
 
@@ -35,6 +36,7 @@ def create_app(
     *,
     allowed_hosts: Sequence[str] = LOCAL_HOSTS,
     metrics: Callable[[], str] | None = None,
+    store: ObjectStore | None = None,
 ) -> FastAPI:
     """The API app over ``catalog``. ``registered`` names the cameras known to this site, so a
     camera that has not uploaded yet is listed too (with no events). Requests whose ``Host``
@@ -110,7 +112,16 @@ def create_app(
             raise HTTPException(404, f"no event {event_id!r}")
         return found.to_json()
 
+    _include_route_modules(app, catalog, store)
     return app
+
+
+def _include_route_modules(app: FastAPI, catalog: Catalog, store: ObjectStore | None) -> None:
+    from camvault.api import incidents, keep  # route modules; they use this module's helpers
+
+    app.include_router(incidents.incident_routes(catalog), prefix=API)
+    if store is not None:  # marking keep writes a marker object into the store
+        app.include_router(keep.keep_routes(catalog, store), prefix=API)
 
 
 def _camera_json(summary: CameraSummary) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from camvault.domain.incidents import Incident, IncidentDetail
 from camvault.domain.model import CatalogEvent, Kind
 
 MAX_LIMIT = 500
@@ -87,6 +88,36 @@ class EventQuery:
 
 
 @dataclass(frozen=True)
+class IncidentQuery:
+    """Which incidents to list: those whose first event is in [``start``, ``end``), in the order
+    of their first events (the cursor is that event's position)."""
+
+    camera: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    newest_first: bool = True
+    limit: int = 50
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        EventQuery(  # the same checks as for events
+            start=self.start,
+            end=self.end,
+            newest_first=self.newest_first,
+            limit=self.limit,
+            cursor=self.cursor,
+        )
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of incidents, and the cursor of the next page (if any)."""
+
+    incidents: Sequence[Incident]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class EventPage:
     """One page of events in the requested order, and the cursor of the next page (if any)."""
 
@@ -106,14 +137,22 @@ class CameraSummary:
 
 
 class Catalog(Protocol):
-    """Primitives every catalog backend implements."""
+    """Primitives every catalog backend implements.
+
+    Incidents (``camvault.domain.incidents``): a backend groups each camera's events into alarm
+    incidents with the gap it was opened with, so that an event read back (``get``, ``query``,
+    ``cameras``) carries its ``incident_id``, and ``incidents``/``incident`` list them. The
+    grouping must not depend on the order events were put in: whether an event starts an
+    incident depends only on its predecessor (``starts_incident``), so ``put`` and ``delete``
+    re-check the changed event and its successor. ``keep`` is stored like any other field.
+    """
 
     def put(self, event: CatalogEvent) -> bool:
         """Insert or replace the event with ``event.id``; True when it was new."""
         ...
 
     def get(self, event_id: str) -> CatalogEvent | None:
-        """The event with this id, or None."""
+        """The event with this id (with its ``incident_id``), or None."""
         ...
 
     def query(self, query: EventQuery) -> EventPage:
@@ -126,6 +165,14 @@ class Catalog(Protocol):
 
     def delete(self, event_id: str) -> bool:
         """Remove the event; True when it existed."""
+        ...
+
+    def incidents(self, query: IncidentQuery) -> IncidentPage:
+        """A page of incidents matching ``query``, ordered by their first events."""
+        ...
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        """The incident with this id and its events in catalog order, or None."""
         ...
 
     def close(self) -> None:

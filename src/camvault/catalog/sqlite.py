@@ -14,7 +14,8 @@ Decides how SQLite is used safely from many threads (API workers, processor thre
 database exists only inside one connection), reads included; it is meant for tests.
 
 The catalog keeps millisecond precision (see ``camvault.catalog.sqlite_schema``). Schema,
-SQL and row mapping live in ``sqlite_schema``; this module never builds SQL from input.
+SQL and row mapping live in ``sqlite_schema``, alarm incidents in ``sqlite_incidents``; this
+module never builds SQL from input.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar, cast
 
 from camvault import sqlitedb
+from camvault.catalog import sqlite_incidents as incidents
 from camvault.catalog import sqlite_schema as schema
-from camvault.catalog.base import CameraSummary, CatalogError, EventPage, EventQuery, encode_cursor
+from camvault.catalog.base import (
+    CameraSummary,
+    CatalogError,
+    EventPage,
+    EventQuery,
+    IncidentPage,
+    IncidentQuery,
+    encode_cursor,
+)
+from camvault.domain.incidents import DEFAULT_GAP, IncidentDetail
 from camvault.domain.model import CatalogEvent
 
 MEMORY = ":memory:"
@@ -59,8 +71,9 @@ _STOP = None
 class SQLiteCatalog:
     """The ``Catalog`` protocol on one SQLite file (or ``:memory:``)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, incident_gap: timedelta = DEFAULT_GAP) -> None:
         self.path = Path(path)
+        self._gap_ms = incident_gap // timedelta(milliseconds=1)
         self.in_memory = str(path) == MEMORY
         if not self.in_memory and not self.path.parent.is_dir():
             raise CatalogError(f"cannot open catalog {self.path}: folder {self.path.parent} does not exist")
@@ -82,10 +95,10 @@ class SQLiteCatalog:
             raise
 
     @classmethod
-    def from_url(cls, url: str, base_dir: Path) -> SQLiteCatalog:
+    def from_url(cls, url: str, base_dir: Path, *, incident_gap: timedelta = DEFAULT_GAP) -> SQLiteCatalog:
         """Open ``sqlite:///relative.db`` (relative to ``base_dir``), ``sqlite:////abs.db``
         or ``sqlite:///:memory:``. The path is taken literally (no percent-decoding)."""
-        return cls(sqlite_path_from_url(url, base_dir))
+        return cls(sqlite_path_from_url(url, base_dir), incident_gap=incident_gap)
 
     # -- the Catalog protocol -------------------------------------------------------------
 
@@ -94,7 +107,7 @@ class SQLiteCatalog:
         row = schema.event_to_row(event)
 
         def work(conn: sqlite3.Connection) -> bool:
-            new = conn.execute(schema.EXISTS_SQL, (event.id,)).fetchone() is None
+            before = incidents.place_of(conn, event.id)
             try:
                 conn.execute(schema.UPSERT_SQL, row)
             except sqlite3.IntegrityError as exc:
@@ -102,7 +115,8 @@ class SQLiteCatalog:
                     f"cannot catalog event {event.id!r}: key {event.key!r} already belongs "
                     f"to another event ({exc})"
                 ) from exc
-            return new
+            incidents.after_put(conn, before, event, self._gap_ms)
+            return before is None
 
         return self._write(work)
 
@@ -145,9 +159,39 @@ class SQLiteCatalog:
 
     def delete(self, event_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            return conn.execute(schema.DELETE_SQL, (event_id,)).rowcount > 0
+            before = incidents.place_of(conn, event_id)
+            if before is None:
+                return False
+            conn.execute(schema.DELETE_SQL, (event_id,))
+            incidents.after_delete(conn, before, self._gap_ms)
+            return True
 
         return self._write(work)
+
+    def incidents(self, query: IncidentQuery) -> IncidentPage:
+        events = EventQuery(
+            camera=query.camera,
+            start=query.start,
+            end=query.end,
+            newest_first=query.newest_first,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+        statement = schema.select_page(events, incident_starts=True)
+
+        def work(conn: sqlite3.Connection) -> IncidentPage:
+            with incidents.snapshot(conn):
+                rows = conn.execute(statement.sql, statement.params).fetchall()
+                more = len(rows) > query.limit
+                rows = rows[: query.limit]
+                cursor = encode_cursor(schema.last_position(rows)) if more else None
+                starts = [schema.row_to_event(row) for row in rows]
+                return IncidentPage(incidents.summaries(conn, starts), cursor)
+
+        return self._read(work)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        return self._read(lambda conn: incidents.incident(conn, incident_id))
 
     def count(self) -> int:
         """How many events the catalog holds."""
@@ -232,6 +276,8 @@ class SQLiteCatalog:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             schema.migrate(conn)
+            with sqlitedb.transaction(conn):
+                incidents.use_gap(conn, self._gap_ms)
         except sqlite3.Error as exc:
             conn.close()
             raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc

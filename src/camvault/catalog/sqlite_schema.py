@@ -104,7 +104,20 @@ _V1 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# Version 2: the keep flag, and one flag per event saying whether it starts an alarm incident
+# (see camvault.domain.incidents; ``camvault.catalog.sqlite_incidents`` keeps the flags right).
+# The flags are recomputed when the catalog opens with a gap other than the one recorded in
+# ``catalog_settings``, which is also how a catalog of version 1 gets them.
+_V2 = (
+    "ALTER TABLE events ADD COLUMN keep INTEGER NOT NULL DEFAULT 0 CHECK (keep IN (0, 1))",
+    "ALTER TABLE events ADD COLUMN starts_incident INTEGER NOT NULL DEFAULT 1 "
+    "CHECK (starts_incident IN (0, 1))",
+    "CREATE INDEX incident_starts_time ON events (capture_ms, id) WHERE starts_incident = 1",
+    "CREATE INDEX incident_starts_camera_time ON events (camera, capture_ms, id) WHERE starts_incident = 1",
+    "CREATE TABLE catalog_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS: tuple[str, ...] = (
@@ -129,21 +142,35 @@ COLUMNS: tuple[str, ...] = (
     "received_ms",
     "problem",
     "extra",
+    "keep",
 )
-_SELECT_COLUMNS = ", ".join(COLUMNS)
+
+
+def _incident_of(table: str) -> str:
+    """The id of the incident of the row ``table``: the nearest event of its camera at or before
+    it that starts an incident (a seek on ``incident_starts_camera_time``)."""
+    return (
+        "(SELECT s.id FROM events AS s "  # noqa: S608 (table is a constant alias)
+        f"WHERE s.camera = {table}.camera AND s.starts_incident = 1 "
+        f"AND (s.capture_ms, s.id) <= ({table}.capture_ms, {table}.id) "
+        "ORDER BY s.capture_ms DESC, s.id DESC LIMIT 1) AS incident_id"
+    )
+
+
+SELECT_COLUMNS = ", ".join(COLUMNS) + ", " + _incident_of("events")
+_WRITTEN_COLUMNS = ", ".join(COLUMNS)
 
 _VALUES = ", ".join(":" + name for name in COLUMNS)
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS if name != "id")
-_LATEST_COLUMNS = ", ".join(f"e.{name}" for name in COLUMNS)
+_LATEST_COLUMNS = ", ".join(f"e.{name}" for name in COLUMNS) + ", " + _incident_of("e")
 
 # S608 below: SQL is assembled only from this module's constant column names; every value,
 # including everything a caller supplies, is a bound parameter.
 UPSERT_SQL = (
-    f"INSERT INTO events ({_SELECT_COLUMNS}) VALUES ({_VALUES}) "  # noqa: S608
+    f"INSERT INTO events ({_WRITTEN_COLUMNS}) VALUES ({_VALUES}) "  # noqa: S608
     f"ON CONFLICT (id) DO UPDATE SET {_UPDATES}"
 )
-EXISTS_SQL = "SELECT 1 FROM events WHERE id = ?"
-GET_SQL = f"SELECT {_SELECT_COLUMNS} FROM events WHERE id = ?"  # noqa: S608
+GET_SQL = f"SELECT {SELECT_COLUMNS} FROM events WHERE id = ?"  # noqa: S608
 DELETE_SQL = "DELETE FROM events WHERE id = ?"
 COUNT_SQL = "SELECT COUNT(*) FROM events"
 # One statement, so counts and latest events come from the same snapshot; the correlated
@@ -226,6 +253,7 @@ def event_to_row(event: CatalogEvent) -> dict[str, object]:
         "received_ms": to_ms(event.received_time) if event.received_time else None,
         "problem": event.problem,
         "extra": json.dumps(event.extra, sort_keys=True),
+        "keep": event.keep,
     }
 
 
@@ -258,6 +286,8 @@ def row_to_event(row: Mapping[str, Any]) -> CatalogEvent:
         received_time=from_ms(received_ms) if received_ms is not None else None,
         problem=row["problem"],
         extra=dict(json.loads(row["extra"])),
+        keep=bool(row["keep"]),
+        incident_id=row["incident_id"],
     )
 
 
@@ -268,15 +298,18 @@ def _kind(value: str) -> Kind:
     raise CatalogError(f"catalog row has unknown kind {value!r}")
 
 
-def select_page(query: EventQuery) -> Statement:
+def select_page(query: EventQuery, *, incident_starts: bool = False) -> Statement:
     """The SELECT of one page: filters, keyset condition, order, and ``limit + 1`` rows.
+
+    With ``incident_starts`` only events that start an incident are selected (a page of
+    incidents, each named by its first event).
 
     The extra row only tells whether another page exists. Every shape is served by an index
     whose columns end with ``(capture_ms, id)``, so the order needs no sort, and the page
     starts with an index seek: of the cursor and the time bound on the same side, only the
     tighter one is kept (the other is implied), because SQLite seeks on one bound per side.
     """
-    where: list[str] = []
+    where: list[str] = ["starts_incident = 1"] if incident_starts else []
     params: list[object] = []
     if query.camera is not None:
         where.append("camera = ?")
@@ -295,7 +328,7 @@ def select_page(query: EventQuery) -> Statement:
         where.append(_BEFORE if query.newest_first else _AFTER)
         params.extend((bounds.cursor.capture_ms, bounds.cursor.event_id))
     direction = "DESC" if query.newest_first else "ASC"
-    sql = f"SELECT {_SELECT_COLUMNS} FROM events"  # noqa: S608
+    sql = f"SELECT {SELECT_COLUMNS} FROM events"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY capture_ms {direction}, id {direction} LIMIT ?"

@@ -1,4 +1,4 @@
-"""``camvault camera add|list|remove|passwd``: the cameras allowed to upload."""
+"""``camvault camera add|list|set|remove|passwd``: the cameras allowed to upload and their options."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ import getpass
 import sys
 from typing import Any
 
-from camvault.accounts.registry import AccountError
+from camvault.accounts.registry import AccountError, CameraOptions
 from camvault.config.loader import Config
 from camvault.factory import open_cameras
 
 MIN_PASSWORD = 8
+
+
+def _retention_days(text: str) -> int | None:
+    if text == "default":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days nor `default`") from None
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -47,11 +56,30 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "set",
         parents=[common],
         help="change a camera's settings",
-        description="Change a camera's time zone. Times already read from its file names are read "
-        "again in the new zone by `camvault reindex`.",
+        description="Change a camera's time zone or options. Times already read from its file names are "
+        "read again in the new zone by `camvault reindex`.",
     )
     change.add_argument("name", metavar="NAME")
-    change.add_argument("--timezone", metavar="ZONE", required=True, help="IANA zone, e.g. Europe/Berlin")
+    change.add_argument("--timezone", metavar="ZONE", help="IANA zone, e.g. Europe/Berlin")
+    change.add_argument(
+        "--retention-days",
+        metavar="N",
+        type=_retention_days,
+        default=argparse.SUPPRESS,
+        help="keep its events N days; `default` follows [retention] days",
+    )
+    change.add_argument(
+        "--transcode",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="make a small version of its clips",
+    )
+    change.add_argument(
+        "--notify",
+        action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="announce its new events (MQTT, webhooks)",
+    )
     change.set_defaults(handler=cmd_set)
     passwd = actions.add_parser("passwd", parents=[common], help="set a camera's FTP password")
     passwd.add_argument("name", metavar="NAME")
@@ -103,7 +131,8 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
     width = max(len(row.name) for row in rows)
     for row in rows:
         login = "password set" if row.has_password else "no password"
-        print(f"{row.name:<{width}}  {row.timezone:<24}  {login}")
+        options = describe_options(row.options, config)
+        print(f"{row.name:<{width}}  {row.timezone:<24}  {login:<12}  {options}")
     return 0
 
 
@@ -115,13 +144,35 @@ def cmd_remove(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_set(args: argparse.Namespace, config: Config) -> int:
+    options = ("retention_days", "transcode", "notify")  # flags left out are absent from args
+    changes: dict[str, int | bool | None] = {key: getattr(args, key) for key in options if key in args}
+    if args.timezone is None and not changes:
+        raise AccountError(
+            "nothing to change: give --timezone, --retention-days, --transcode/--no-transcode "
+            "or --notify/--no-notify"
+        )
     with open_cameras(config) as cameras:
-        camera = cameras.set_timezone(args.name, args.timezone)
-    print(
-        f"camera {camera.name} now reads its clock in {camera.timezone}; run `camvault reindex` to apply "
-        "it to stored clips"
-    )
+        if changes:
+            cameras.set_options(args.name, **changes)
+            print(f"camera {args.name}: {describe_options(cameras.options(args.name), config)}")
+        if args.timezone is not None:
+            camera = cameras.set_timezone(args.name, args.timezone)
+            print(
+                f"camera {camera.name} now reads its clock in {camera.timezone}; run `camvault reindex` to "
+                "apply it to stored clips"
+            )
     return 0
+
+
+def describe_options(options: CameraOptions, config: Config) -> str:
+    """One line: ``keeps 7 days, transcode on, notify off``."""
+    if options.retention_days is None:
+        days = f"keeps {config.settings.retention.days} days (default)"
+    else:
+        days = f"keeps {options.retention_days} days"
+    transcode = "on" if options.transcode else "off"
+    notify = "on" if options.notify else "off"
+    return f"{days}, transcode {transcode}, notify {notify}"
 
 
 def cmd_passwd(args: argparse.Namespace, config: Config) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from camvault.catalog.base import Catalog, EventQuery
+from camvault.cli.costs import notification_report, print_costs, transcode_report
 from camvault.cli.progress import Progress
 from camvault.config.loader import Config
 from camvault.domain.keys import event_id_for_key, is_derived_key
@@ -56,7 +57,7 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True, presence=False)
     failures = 0
     try:
         runtime.cameras.get(args.camera)
@@ -185,6 +186,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         cameras = runtime.catalog.cameras()
         registered = runtime.cameras.names()
         failed = runtime.journal.failed()
+        transcode = transcode_report(runtime.transcode_journal)
+        notifications = notification_report(stats.counters)
     finally:
         runtime.close()
     oldest = stats.oldest_pending
@@ -198,6 +201,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         "last_error": stats.last_error,
         "counters": stats.counters,
         "failed_keys": [{"key": key, "error": error} for key, error in failed],
+        "transcode": transcode,
+        "notifications": notifications,
     }
     report["gateway"], gateway_lines = _gateway_status(config)
     if args.json:
@@ -211,6 +216,8 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     for key, error in failed:
         print(f"failed:     {key}: {error}  (retry: camvault process --retry-failed --once)")
     print("\n".join(gateway_lines))
+    configured = {"mqtt": bool(config.settings.mqtt.url), "webhook": bool(config.settings.webhooks.url)}
+    print_costs(transcode, notifications, configured)
     return 0
 
 

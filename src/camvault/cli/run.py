@@ -13,8 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from camvault.cli.gateway import describe, running_gateway
+from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
-from camvault.factory import build_runtime, open_cameras, open_catalog, open_spool, storage_location
+from camvault.factory import (
+    build_runtime,
+    open_cameras,
+    open_catalog,
+    open_spool,
+    open_store,
+    storage_location,
+)
 from camvault.gateway.metrics import exposition
 from camvault.processor.journal import Journal
 
@@ -32,7 +40,8 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
         "process",
         parents=[common],
         help="run only the processor workers",
-        description="Process stored objects that wait in the journal, with retries.",
+        description="Process stored objects that wait in the journal, with retries, and make the small "
+        "transcodes that wait.",
     )
     process.add_argument("--retry-failed", action="store_true", help="try failed objects again")
     process.add_argument("--once", action="store_true", help="process what is due now, then exit")
@@ -115,9 +124,10 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
     host, port = checked_listen(config)
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True)
     try:
         runtime.workers.start()
+        runtime.transcodes.start()
         with running_gateway(runtime) as gateway:
             where = storage_location(config)
             print(f"camvault serving from {config.path or config.base_dir}")
@@ -125,29 +135,44 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
             print(f"  catalog:  {config.settings.catalog.url}")
             print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
-            with metrics_source(config, runtime.journal) as metrics:
-                app = create_app(runtime.catalog, registered=runtime.cameras.names, metrics=metrics)
-                _serve_api(host, port, app)
+            schedule = start_schedule(runtime)
+            try:
+                with metrics_source(config, runtime.journal) as metrics:
+                    app = create_app(
+                        runtime.catalog,
+                        registered=runtime.cameras.names,
+                        metrics=metrics,
+                        store=runtime.store,
+                    )
+                    _serve_api(host, port, app)
+            finally:
+                if schedule is not None:
+                    schedule.stop()
     finally:
         runtime.close()
     return 0
 
 
 def cmd_process(args: argparse.Namespace, config: Config) -> int:
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, notifications=True)
     try:
         if args.retry_failed:
             print(f"{runtime.journal.retry_failed()} failed objects queued again")
+            print(f"{runtime.transcode_journal.retry_failed()} failed small transcodes queued again")
         if args.once:
             count = 0
             while runtime.workers.run_one() is not None:
                 count += 1
-            print(f"processed {count} objects")
+            smalls = 0
+            while runtime.transcodes.run_one() is not None:
+                smalls += 1
+            print(f"processed {count} objects, {smalls} small transcodes")
             return 0
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
         runtime.workers.start()
+        runtime.transcodes.start()
         print("processor running; Ctrl+C stops it")
         stop.wait()
     finally:
@@ -160,9 +185,12 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
 
     host, port = checked_listen(config)
     catalog = open_catalog(config)
+    store = open_store(config, None)  # for keep markers; it notifies nobody (markers are never processed)
     try:
         with open_cameras(config) as cameras, metrics_source(config, None) as metrics:
-            _serve_api(host, port, create_app(catalog, registered=cameras.names, metrics=metrics))
+            app = create_app(catalog, registered=cameras.names, metrics=metrics, store=store)
+            _serve_api(host, port, app)
     finally:
+        store.close()
         catalog.close()
     return 0

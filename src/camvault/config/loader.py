@@ -200,17 +200,18 @@ def _check_fields(cls: type, values: dict[str, Any], label: str, source: str) ->
     result: dict[str, Any] = {}
     for key, raw in values.items():
         spec = fields[key]
-        value = _coerce(raw, spec.default, f"{label}{key}", source)
+        secret = bool(spec.metadata.get("secret"))
+        value = _coerce(raw, spec.default, f"{label}{key}", source, secret=secret)
         check = spec.metadata.get("check")
         problem = check(value) if check else None
         if problem:
-            shown = "(hidden)" if spec.metadata.get("secret") else repr(value)
+            shown = "(hidden)" if secret else repr(value)
             raise ConfigError(f"{source}: {label}{key} = {shown} is not valid: {problem}")
         result[key] = value
     return result
 
 
-def _coerce(raw: Any, default: Any, name: str, source: str) -> Any:
+def _coerce(raw: Any, default: Any, name: str, source: str, *, secret: bool = False) -> Any:
     """Turn a TOML value or an environment string into the setting's type."""
     kind = type(default)
     try:
@@ -224,7 +225,8 @@ def _coerce(raw: Any, default: Any, name: str, source: str) -> Any:
             return raw
     except ValueError:
         pass
-    raise ConfigError(f"{source}: {name} must be {_kind_name(kind)}, not {raw!r}")
+    shown = "the value given (hidden: it is a secret)" if secret else repr(raw)
+    raise ConfigError(f"{source}: {name} must be {_kind_name(kind)}, not {shown}")
 
 
 def _to_bool(raw: Any) -> bool:

@@ -239,7 +239,117 @@ class ProcessorSettings:
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    days: int = setting(30, "Days clips and their catalog entries are kept.", at_least(1))
+    days: int = setting(
+        30,
+        "Days clips and their catalog entries are kept (per camera: `camvault camera set NAME "
+        "--retention-days N`). Events marked keep are never deleted.",
+        at_least(1),
+    )
+    max_bytes: int = setting(
+        0,
+        "For file:// stores: most bytes camvault's objects may take; beyond it the oldest events "
+        "go first (0: no limit).",
+        at_least(0),
+    )
+    interval_minutes: int = setting(
+        60, "How often `camvault serve` applies retention (0: never; run `camvault retention`).", at_least(0)
+    )
+
+
+@dataclass(frozen=True)
+class IncidentsSettings:
+    gap_seconds: int = setting(
+        60,
+        "Events of one camera at most this many seconds apart belong to one alarm incident.",
+        at_least(1),
+    )
+
+
+def check_bitrate(value: str) -> str | None:
+    from camvault.media.transcode import parse_bitrate  # the one parser of bitrates
+
+    try:
+        rate = parse_bitrate(value)
+    except ValueError as exc:
+        return str(exc)
+    return None if rate >= 10_000 else "use at least 10k bits per second, e.g. 600k"
+
+
+def check_mqtt_url(value: str) -> str | None:
+    if not value:
+        return None
+    from camvault.notify.mqtt import broker_address  # the one parser of broker URLs
+
+    try:
+        broker_address(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def check_http_url(value: str) -> str | None:
+    ok = not value or re.fullmatch(r"https?://[^\s/]+(/\S*)?", value)
+    return None if ok else 'use an http:// or https:// URL, e.g. "https://hooks.example.net/camvault", or ""'
+
+
+def check_topic(value: str) -> str | None:
+    ok = re.fullmatch(r"[^#+\s/]+(/[^#+\s/]+)*", value)
+    return None if ok else 'use a topic without wildcards, spaces or empty levels, e.g. "camvault"'
+
+
+@dataclass(frozen=True)
+class TranscodeSettings:
+    enabled: bool = setting(
+        True,
+        "Make small versions of the clips of cameras whose transcode option is on "
+        "(`camvault camera set NAME --transcode`).",
+    )
+    width: int = setting(
+        640, "Width in pixels of small versions (even; the aspect ratio is kept).", even_width
+    )
+    bitrate: str = setting("600k", "Video bitrate of small versions, e.g. 600k or 1.2M.", check_bitrate)
+    audio: bool = setting(True, "Keep the sound of small versions as AAC (false drops it).")
+    workers: int = setting(1, "Transcode threads in `camvault serve`.", at_least(1))
+    journal: str = setting(
+        "transcode.db", "SQLite file holding clips waiting for their small version, relative to this file."
+    )
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str = setting(
+        "",
+        'MQTT broker for event notifications, "mqtt://HOST:PORT" or "mqtts://HOST:PORT" ("" = off).',
+        check_mqtt_url,
+    )
+    username: str = setting("", "MQTT user name (empty: none).")
+    password: str = setting(
+        "", "MQTT password (better given as CAMVAULT_MQTT_PASSWORD than written here).", secret=True
+    )
+    topic: str = setting("camvault", "Base topic: events go to TOPIC/CAMERA/event.", check_topic)
+    discovery_prefix: str = setting("homeassistant", "Home Assistant MQTT discovery prefix.", check_topic)
+    motion_seconds: int = setting(
+        30, "Seconds the Home Assistant motion sensor stays on after an event.", at_least(1)
+    )
+    interval_seconds: float = setting(
+        30.0, "Per camera, at most one message per this many seconds (the latest is sent).", positive
+    )
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    url: str = setting("", 'URL each new event is POSTed to as JSON ("" = off).', check_http_url)
+    secret: str = setting(
+        "",
+        "Key of the HMAC-SHA256 signature in the X-Camvault-Signature header; required with a url "
+        "(at least 16 characters; better given as CAMVAULT_WEBHOOKS_SECRET).",
+        secret=True,
+    )
+    attempts: int = setting(5, "Tries per event before it counts as failed.", at_least(1))
+    timeout_seconds: float = setting(5.0, "Time allowed for one request.", positive)
+    interval_seconds: float = setting(
+        30.0, "Per camera, at most one request per this many seconds (the latest is sent).", positive
+    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +375,10 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     processor: ProcessorSettings = field(default_factory=ProcessorSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    incidents: IncidentsSettings = field(default_factory=IncidentsSettings)
+    transcode: TranscodeSettings = field(default_factory=TranscodeSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
 
 
@@ -275,6 +389,10 @@ SECTION_HELP: dict[str, str] = {
     "gateway": "The FTP gateway cameras upload to, and the spool where uploads wait for the object store.",
     "api": "The REST API and web app.",
     "processor": "Turns stored objects into catalog entries (probe, thumbnail).",
-    "retention": "How long clips are kept (applied from the next version; the value is checked now).",
+    "retention": "How long clips are kept: `camvault retention` and, on a schedule, `camvault serve`.",
+    "incidents": "How snapshots and clips of one alarm are grouped into one incident.",
+    "transcode": "Small versions of clips (H.264 MP4) for phones and slow links, made after cataloging.",
+    "mqtt": "Event notifications over MQTT, with Home Assistant discovery (docs/notifications.md).",
+    "webhooks": "Event notifications as signed HTTP POSTs (docs/notifications.md).",
     "auth": "Access to the API and web app (login arrives with the web app; the API is loopback-only).",
 }

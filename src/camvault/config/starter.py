@@ -64,7 +64,7 @@ def render_reference() -> str:
         key = f"[{section}] {spec.name}" if section else spec.name
         env = "CAMVAULT_" + (f"{section}_{spec.name}" if section else spec.name).upper()
         default = (
-            "(set by `camvault init`)" if spec.metadata.get("secret") else f"`{_toml_value(spec.default)}`"
+            "(a secret: never shown)" if spec.metadata.get("secret") else f"`{_toml_value(spec.default)}`"
         )
         rows.append(f"| `{key}` | `{env}` | {default} | {spec.metadata['help']} |")
     return "\n".join(rows) + "\n"

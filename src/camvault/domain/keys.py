@@ -11,8 +11,8 @@ This module decides:
 - what a valid key, camera name and file name are (:class:`BadKey` names the broken rule);
 - which kind (``record``/``snap``) and content type a file name implies;
 - the names of derived objects, which live beside their original and are recognisable from
-  the key alone (``NAME-small.mp4``, ``NAME.EXT.thumb.jpg``), so processing a derived object
-  never triggers processing again;
+  the key alone (``NAME-small.mp4``, ``NAME.EXT.thumb.jpg``, and the keep marker
+  ``NAME.EXT.keep.json``), so processing a derived object never triggers processing again;
 - collision-free alternative file names (``NAME~2.EXT``);
 - an event's identity (a hash of its key) and its catalog sort key.
 
@@ -32,6 +32,7 @@ from types import MappingProxyType
 from camvault.domain.model import KINDS, Kind
 
 __all__ = [
+    "KEEP_SUFFIX",
     "SMALL_SUFFIX",
     "THUMBNAIL_SUFFIX",
     "BadKey",
@@ -43,6 +44,7 @@ __all__ = [
     "event_sort_key",
     "is_derived_filename",
     "is_derived_key",
+    "keep_marker_key",
     "kind_for_filename",
     "original_key_of_derived",
     "parse_key",
@@ -58,6 +60,13 @@ SMALL_SUFFIX = "-small.mp4"
 
 THUMBNAIL_SUFFIX = ".thumb.jpg"
 """The thumbnail of ``NAME.EXT`` is ``NAME.EXT.thumb.jpg`` in the same folder."""
+
+KEEP_SUFFIX = ".keep.json"
+"""The keep marker of ``NAME.EXT`` is ``NAME.EXT.keep.json``: while it exists, retention never
+deletes the original (the store, not the catalog, records that an event is kept)."""
+
+_DERIVED_SUFFIXES = (SMALL_SUFFIX, THUMBNAIL_SUFFIX, KEEP_SUFFIX)
+_NAMED_ORIGINAL_SUFFIXES = (THUMBNAIL_SUFFIX, KEEP_SUFFIX)
 
 MAX_FILENAME_LENGTH = 255
 EVENT_ID_LENGTH = 20
@@ -283,9 +292,8 @@ def content_type_for(name: str) -> str:
 
 
 def is_derived_filename(name: str) -> bool:
-    """True if ``name`` is a small transcode or a thumbnail name (case-insensitive)."""
-    lowered = name.lower()
-    return lowered.endswith(SMALL_SUFFIX) or lowered.endswith(THUMBNAIL_SUFFIX)
+    """True if ``name`` is a small transcode, thumbnail or keep marker name (case-insensitive)."""
+    return name.lower().endswith(_DERIVED_SUFFIXES)
 
 
 def is_derived_key(key: str) -> bool:
@@ -319,16 +327,24 @@ def thumbnail_key(key: str) -> str:
     return f"{folder}{filename}{THUMBNAIL_SUFFIX}"
 
 
+def keep_marker_key(key: str) -> str:
+    """Key of the keep marker of the original at ``key``: ``…/NAME.EXT.keep.json``."""
+    folder, filename = _split_original(key)
+    return f"{folder}{filename}{KEEP_SUFFIX}"
+
+
 def original_key_of_derived(key: str) -> str | None:
-    """The original's key for a thumbnail key; ``None`` otherwise.
+    """The original's key for a thumbnail or keep marker key; ``None`` otherwise.
 
     A small transcode's name does not record the original extension, so its original cannot
     be named from the key alone: ``None`` as well.
     """
-    if key.lower().endswith(THUMBNAIL_SUFFIX):
-        original = key[: -len(THUMBNAIL_SUFFIX)]
-        if original.rsplit("/", 1)[-1] and not is_derived_key(original):
-            return original
+    lowered = key.lower()
+    for suffix in _NAMED_ORIGINAL_SUFFIXES:
+        if lowered.endswith(suffix):
+            original = key[: -len(suffix)]
+            if original.rsplit("/", 1)[-1] and not is_derived_key(original):
+                return original
     return None
 
 

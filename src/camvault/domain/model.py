@@ -92,6 +92,10 @@ class CatalogEvent:
     ``problem`` says why the media is not playable (``None`` when it is). ``extra`` holds
     string facts that travel with the event: ``capture_source`` (filename, path, arrival) and
     ``capture_note`` (e.g. how an ambiguous DST wall time was resolved).
+
+    ``keep`` mirrors the event's keep marker in the store (retention never deletes a kept event).
+    ``incident_id`` is assigned by the catalog when it reads the event back (the id of the alarm
+    incident it belongs to); it is not part of equality, as it depends on the other events.
     """
 
     id: str
@@ -109,6 +113,8 @@ class CatalogEvent:
     received_time: datetime | None = None
     problem: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    keep: bool = False
+    incident_id: str | None = field(default=None, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.capture_time.tzinfo is None:
@@ -140,4 +146,6 @@ class CatalogEvent:
             "problem": self.problem,
             "capture_source": self.extra.get("capture_source"),
             "capture_note": self.extra.get("capture_note"),
+            "keep": self.keep,
+            "incident_id": self.incident_id,
         }

@@ -5,15 +5,20 @@ ingest``, ``camvault reindex`` and the Lambda handler. It is idempotent: the eve
 the object key, so processing the same object twice rewrites the same catalog entry.
 
 Derived objects (thumbnails, small transcodes) are recognised from the key alone and skipped,
-so writing one never triggers processing again. This module imports nothing from FTP, HTTP or
-the CLI.
+so writing one never triggers processing again. A small transcode already in the store is named
+on the entry (``small_key``), so processing an original again keeps it.
+
+Listeners (notifications, the transcode queue) hear about every cataloged event after the
+catalog has it. They must return quickly (hand the event to a queue); an exception from one
+is logged and never reaches processing. This module imports nothing from FTP, HTTP or the CLI.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,12 +29,22 @@ from zoneinfo import ZoneInfo
 
 from camvault.catalog.base import Catalog
 from camvault.domain.capture import CaptureTime, is_clock_skewed, resolve_capture_time
-from camvault.domain.keys import BadKey, event_id_for_key, is_derived_key, parse_key, thumbnail_key
+from camvault.domain.keys import (
+    BadKey,
+    event_id_for_key,
+    is_derived_key,
+    keep_marker_key,
+    parse_key,
+    small_key,
+    thumbnail_key,
+)
 from camvault.domain.model import CatalogEvent, MediaAnalysis, format_instant, parse_instant
 from camvault.media.probe import MediaLimits, analyse
 from camvault.store.base import ObjectInfo, ObjectNotFound, ObjectStore
 
-Status = Literal["cataloged", "skipped", "rejected", "failed"]
+log = logging.getLogger(__name__)
+
+Status = Literal["cataloged", "transcoded", "skipped", "rejected", "failed"]
 
 META_CAMERA = "camera"
 META_CAPTURE = "capture-time"
@@ -84,6 +99,9 @@ class ProcessorSettings:
 ZoneLookup = Callable[[str], ZoneInfo | None]
 """The time zone of a camera by name, or None when the camera is not known here."""
 
+Listener = Callable[[CatalogEvent, bool], None]
+"""Called with each cataloged event and whether it was new to the catalog; must not block."""
+
 
 class Processor:
     """Turns created objects into catalog entries."""
@@ -94,11 +112,17 @@ class Processor:
         catalog: Catalog,
         settings: ProcessorSettings,
         zone_of: ZoneLookup,
+        listeners: Sequence[Listener] = (),
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._settings = settings
         self._zone_of = zone_of
+        self._listeners = list(listeners)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Also tell ``listener`` about every event cataloged from now on."""
+        self._listeners.append(listener)
 
     def process(self, key: str) -> Outcome:
         """Catalog the object at ``key``; raises on transient failures so the caller retries."""
@@ -118,7 +142,15 @@ class Processor:
         thumb = self._store_thumbnail(key, info, analysis)
         event = self._event(key, parsed.camera, parsed.kind, info, analysis, thumb)
         new = self._catalog.put(event)
+        self._tell_listeners(event, new)
         return Outcome(key, "cataloged", event=event, new=new)
+
+    def _tell_listeners(self, event: CatalogEvent, new: bool) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, new)
+            except Exception:  # a listener's failure never fails processing
+                log.exception("listener %r failed for event %s", listener, event.id)
 
     def _event(
         self,
@@ -143,9 +175,11 @@ class Processor:
             media=probe.media,
             playable=probe.playable,
             thumbnail_key=thumb,
+            small_key=self._existing_small(key, kind),
             clock_skew=is_clock_skewed(capture.instant, received, self._settings.skew_tolerance),
             received_time=received,
             problem=probe.reason,
+            keep=self._exists(keep_marker_key(key)),
             extra=capture_extra(capture, info.metadata),
         )
 
@@ -160,33 +194,60 @@ class Processor:
         source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
         return resolve_capture_time(source, zone or self._settings.default_zone, received, recorded)
 
-    def _analyse(self, key: str) -> MediaAnalysis:
-        with self._local_copy(key) as path:
-            return analyse(path, limits=self._settings.limits)
+    def _exists(self, key: str) -> bool:
+        """Whether ``key`` is in the store (the keep marker: the store records what is kept)."""
+        try:
+            self._store.head(key)
+        except ObjectNotFound:
+            return False
+        return True
 
-    @contextmanager
-    def _local_copy(self, key: str) -> Iterator[Path]:
-        local = self._store.local_path(key)
-        if local is not None:
-            yield local
-            return
-        suffix = Path(key).suffix
-        with tempfile.TemporaryDirectory(prefix="camvault-") as tmp:
-            path = Path(tmp) / f"object{suffix}"
-            with self._store.open(key) as source, path.open("wb") as target:
-                shutil.copyfileobj(source, target, 1024 * 1024)
-            yield path
+    def _existing_small(self, key: str, kind: Literal["record", "snap"]) -> str | None:
+        """The small transcode's key when it is already in the store (it is made later)."""
+        if kind != "record":
+            return None
+        target = small_key(key)
+        try:
+            self._store.head(target)
+        except ObjectNotFound:
+            return None
+        return target
+
+    def _analyse(self, key: str) -> MediaAnalysis:
+        with local_copy(self._store, key) as path:
+            return analyse(path, limits=self._settings.limits)
 
     def _store_thumbnail(self, key: str, info: ObjectInfo, analysis: MediaAnalysis) -> str | None:
         if analysis.thumbnail_jpeg is None:
             return None
         target = thumbnail_key(key)
-        metadata = {META_DERIVED_FROM: _ascii(key)}
-        for name in (META_CAMERA, META_CAPTURE):
-            if name in info.metadata:
-                metadata[name] = info.metadata[name]
+        metadata = derived_metadata(key, info)
         self._store.put(target, analysis.thumbnail_jpeg, content_type="image/jpeg", metadata=metadata)
         return target
+
+
+@contextmanager
+def local_copy(store: ObjectStore, key: str) -> Iterator[Path]:
+    """A local file holding the object: the store's own file, or a temporary copy."""
+    local = store.local_path(key)
+    if local is not None:
+        yield local
+        return
+    suffix = Path(key).suffix
+    with tempfile.TemporaryDirectory(prefix="camvault-") as tmp:
+        path = Path(tmp) / f"object{suffix}"
+        with store.open(key) as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        yield path
+
+
+def derived_metadata(key: str, info: ObjectInfo) -> dict[str, str]:
+    """Metadata of an object derived from ``key``: where it came from, camera and capture time."""
+    metadata = {META_DERIVED_FROM: _ascii(key)}
+    for name in (META_CAMERA, META_CAPTURE):
+        if name in info.metadata:
+            metadata[name] = info.metadata[name]
+    return metadata
 
 
 def _received_time(info: ObjectInfo) -> datetime:

@@ -73,6 +73,10 @@ class Journal:
         """Record a failed attempt; returns True when the key will be retried, False when it failed."""
         return self._queue.fail(key, error, max_attempts=max_attempts, base_delay_s=base_delay_s)
 
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to the counter ``name`` (shown by ``camvault status``)."""
+        self._queue.bump(name, amount)
+
     def remember_upload(self, camera: str, name: str, sha256: str, key: str) -> None:
         """Where this file (camera, name, bytes) was stored, so sending it again finds it."""
         with self._lock:

@@ -3,7 +3,11 @@
 The store's ``notify`` callback lands here: every ObjectCreated record of the notification is
 written to the journal (durable) and a worker is woken. Workers claim due keys, call
 ``Processor.process`` and record the outcome; an exception is a failed attempt, retried with
-backoff until ``max_attempts``, then kept as failed, never dropped.
+backoff until ``max_attempts``, then kept as failed, never dropped. ``Unprocessable`` says that
+retrying cannot help: the key is marked failed at once, with its reason.
+
+The same pool drains other journals with another task (the small transcodes): anything with a
+``process(key) -> Outcome`` method.
 """
 
 from __future__ import annotations
@@ -12,14 +16,24 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from camvault.domain.events import parse_event
 from camvault.domain.keys import is_derived_key
-from camvault.processor.core import Outcome, Processor
+from camvault.processor.core import Outcome
 from camvault.processor.journal import Journal
 
 log = logging.getLogger(__name__)
+
+
+class Task(Protocol):
+    def process(self, key: str) -> Outcome:
+        """Handle ``key``; raise to have it retried."""
+        ...
+
+
+class Unprocessable(Exception):
+    """Trying ``key`` again cannot succeed (bad content); the message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +48,10 @@ class Workers:
     def __init__(
         self,
         journal: Journal,
-        processor: Processor,
+        processor: Task,
         *,
         threads: int = 2,
+        name: str = "processor",
         retry: RetryPolicy | None = None,
         poll_s: float = 1.0,
         on_outcome: Callable[[Outcome], None] | None = None,
@@ -47,6 +62,7 @@ class Workers:
         self._retry = retry or RetryPolicy()
         self._poll_s = poll_s
         self._on_outcome = on_outcome
+        self._name = name
         self._wake = threading.Condition()
         self._stopping = False
         self._running: list[threading.Thread] = []
@@ -59,6 +75,10 @@ class Workers:
             for record in delivery.records
             if not is_derived_key(record.key)
         ]
+        self.add(keys)
+
+    def add(self, keys: list[str]) -> None:
+        """Journal ``keys`` (durable) and wake a worker for each."""
         if not keys:
             return
         self._journal.add(keys)
@@ -73,15 +93,17 @@ class Workers:
         try:
             outcome = self._processor.process(entry.key)
         except Exception as exc:  # any failure is retried; the journal keeps the reason
-            reason = f"{type(exc).__name__}: {exc}"
+            final = isinstance(exc, Unprocessable)
+            reason = str(exc) if final else f"{type(exc).__name__}: {exc}"
             retry = self._journal.fail(
                 entry.key,
                 reason,
-                max_attempts=self._retry.max_attempts,
+                max_attempts=1 if final else self._retry.max_attempts,
                 base_delay_s=self._retry.base_delay_s,
             )
             log.warning(
-                "processing %s failed (%s); %s",
+                "%s %s failed (%s); %s",
+                self._name,
                 entry.key,
                 reason,
                 "will retry" if retry else "giving up: see `camvault status`",
@@ -107,7 +129,7 @@ class Workers:
     def start(self) -> None:
         self._stopping = False
         for number in range(self._threads):
-            thread = threading.Thread(target=self._loop, name=f"camvault-processor-{number}", daemon=True)
+            thread = threading.Thread(target=self._loop, name=f"camvault-{self._name}-{number}", daemon=True)
             thread.start()
             self._running.append(thread)
 
@@ -124,7 +146,7 @@ class Workers:
             try:
                 outcome = self.run_one()
             except Exception:  # the journal itself failed (disk); keep the thread alive
-                log.exception("processor journal error; retrying")
+                log.exception("%s journal error; retrying", self._name)
                 outcome = None
             if outcome is None:
                 with self._wake:

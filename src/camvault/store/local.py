@@ -10,6 +10,8 @@ Layout under ``root`` (the directory's name is the bucket name):
   no etag and no metadata.
 - ``.camvault-tmp-*``: files being written. Key parts starting with ``.camvault-`` are reserved
   (``url.check_key``), so neither temp files nor sidecars are ever listed or reachable by a key.
+  A crash can leave one behind; ``remove_stale_temp_files`` (run by retention) removes those
+  older than a day.
 
 A put streams the data in 1 MiB chunks into a temp file beside the target while hashing it,
 fsyncs it, writes the sidecar (temp, fsync, rename), renames the object into place and fsyncs
@@ -292,6 +294,22 @@ class LocalStore:
     def presign(self, key: str, expires_s: int) -> str | None:
         check_key(key)
         return None
+
+    def remove_stale_temp_files(self, older_than: datetime) -> int:
+        """Delete ``.camvault-tmp-*`` files last written before ``older_than`` (left by a crash
+        during a put); returns how many. A put in progress writes its temp file continuously."""
+        removed = 0
+        cutoff = older_than.timestamp()
+        for folder, _, filenames in os.walk(self._root):
+            for name in filenames:
+                path = Path(folder, name)
+                try:
+                    if name.startswith(TMP_PREFIX) and path.lstat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
 
     def local_path(self, key: str) -> Path | None:
         path = self._path(key)
