@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from camvault.accounts.registry import CameraRegistry, UnknownCamera
@@ -24,6 +24,10 @@ from camvault.processor.journal import Journal
 from camvault.processor.workers import RetryPolicy, Workers
 from camvault.store.base import Notify, ObjectStore
 from camvault.store.url import StorageLocation, parse_storage_url
+
+if TYPE_CHECKING:
+    from camvault.accounts.auth_base import Authenticator
+    from camvault.accounts.local import LocalAuthStore
 
 
 def sqlite_path(url: str, config: Config, setting: str) -> Path:
@@ -81,6 +85,30 @@ def open_catalog(config: Config) -> Catalog:
 
 def open_cameras(config: Config) -> CameraRegistry:
     return CameraRegistry(sqlite_path(config.settings.accounts.url, config, "[accounts] url"))
+
+
+def open_auth_store(config: Config) -> LocalAuthStore:
+    """Users, API tokens and sessions in the accounts database."""
+    from camvault.accounts.local import LocalAuthStore
+
+    return LocalAuthStore(sqlite_path(config.settings.accounts.url, config, "[accounts] url"))
+
+
+def open_auth(config: Config, *, clock: Clock = utcnow) -> Authenticator:
+    """The login rules of ``[auth]`` over the accounts database."""
+    from camvault.accounts.auth_base import Authenticator
+    from camvault.accounts.throttle import LoginThrottle
+
+    settings = config.settings.auth
+    return Authenticator(
+        open_auth_store(config),
+        admin_password_hash=settings.admin_password_hash,
+        session_ttl=timedelta(hours=settings.session_hours),
+        throttle=LoginThrottle(
+            settings.login_attempts, timedelta(seconds=settings.login_window_seconds), clock
+        ),
+        clock=clock,
+    )
 
 
 class NotifyRelay:

@@ -7,10 +7,18 @@ import ipaddress
 import signal
 import socket
 import threading
+from contextlib import ExitStack
 from typing import Any
 
 from camvault.config.loader import Config, ConfigError
-from camvault.factory import build_runtime, open_cameras, open_catalog, storage_location
+from camvault.factory import (
+    build_runtime,
+    open_auth,
+    open_cameras,
+    open_catalog,
+    open_store,
+    storage_location,
+)
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -39,17 +47,19 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def check_loopback(host: str) -> None:
-    """Until the API has authentication it may only listen on this machine."""
+def is_loopback(host: str) -> bool:
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        raise ConfigError(
-            f"[api] listen = {host!r}: this version's API has no login yet, so it only listens on "
-            '127.0.0.1; set [api] listen = "127.0.0.1:8080" and reach it through an SSH tunnel'
-        )
+        return False
+
+
+def allowed_hosts(host: str) -> tuple[str, ...]:
+    """Host names the API answers to: on a loopback address only loopback names (a web page
+    cannot reach it through DNS rebinding); elsewhere any, since every route needs a login."""
+    from camvault.api.app import ANY_HOST, LOCAL_HOSTS
+
+    return LOCAL_HOSTS if is_loopback(host) else ANY_HOST
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -67,9 +77,8 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def checked_listen(config: Config) -> tuple[str, int]:
-    """The API's host and port, once they are known to be loopback and free."""
+    """The API's host and port, once the port is known to be free."""
     host, port = split_listen(config.settings.api.listen)
-    check_loopback(host)
     check_port_free(host, port)
     return host, port
 
@@ -99,16 +108,27 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
     host, port = checked_listen(config)
     runtime = build_runtime(config)
+    auth = open_auth(config)
     try:
         runtime.workers.start()
         where = storage_location(config)
         print(f"camvault serving from {config.path or config.base_dir}")
         print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
         print(f"  catalog:  {config.settings.catalog.url}")
-        print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
+        url = _browser_url(host, port)
+        print(f"  browser:  {url}  (sign in as admin with the secret from init)")
+        print(f"  api:      {url}api/v1  (Bearer tokens: `camvault token create NAME`)")
         print("  cameras:  send files with `camvault ingest FILE --camera NAME` (FTP gateway: next release)")
-        _serve_api(host, port, create_app(runtime.catalog, registered=runtime.cameras.names))
+        app = create_app(
+            runtime.catalog,
+            auth,
+            store=runtime.store,
+            registered=runtime.cameras.names,
+            allowed_hosts=allowed_hosts(host),
+        )
+        _serve_api(host, port, app)
     finally:
+        auth.close()
         runtime.close()
     return 0
 
@@ -139,10 +159,26 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
     host, port = checked_listen(config)
-    catalog = open_catalog(config)
-    try:
-        with open_cameras(config) as cameras:
-            _serve_api(host, port, create_app(catalog, registered=cameras.names))
-    finally:
-        catalog.close()
+    with ExitStack() as stack:
+        catalog = open_catalog(config)
+        stack.callback(catalog.close)
+        store = open_store(config, notify=None)
+        stack.callback(store.close)
+        auth = open_auth(config)
+        stack.callback(auth.close)
+        cameras = stack.enter_context(open_cameras(config))
+        print(f"camvault API on {_browser_url(host, port)}api/v1")
+        app = create_app(
+            catalog, auth, store=store, registered=cameras.names, allowed_hosts=allowed_hosts(host)
+        )
+        _serve_api(host, port, app)
     return 0
+
+
+def _browser_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    if not is_loopback(host):
+        print(
+            f"  note:     {host} is reachable from other machines over plain HTTP; put a TLS proxy in front"
+        )
+    return f"http://{shown}:{port}/"
