@@ -117,6 +117,10 @@ class Authenticator:
             return None
         return found
 
+    def seconds_left(self, session: Session) -> int:
+        """Whole seconds until ``session`` expires (the cookie's Max-Age)."""
+        return max(0, int((session.expires - self._clock()).total_seconds()))
+
     def logout(self, session_id: str) -> None:
         self.store.delete_session(digest(session_id))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import anyio
@@ -140,7 +139,7 @@ def auth_router(auth: Authenticator) -> APIRouter:
         if started is None:
             raise HTTPException(401, "wrong user name or password")
         secure = request.url.scheme == "https"
-        max_age = _seconds_until(started.session.expires)
+        max_age = auth.seconds_left(started.session)
         options: dict[str, Any] = {"max_age": max_age, "path": "/", "samesite": "strict", "secure": secure}
         response.set_cookie(SESSION_COOKIE, started.session_id, httponly=True, **options)
         response.set_cookie(CSRF_COOKIE, started.session.csrf_token, httponly=False, **options)
@@ -162,7 +161,3 @@ def auth_router(auth: Authenticator) -> APIRouter:
         return response
 
     return router
-
-
-def _seconds_until(instant: datetime) -> int:
-    return max(0, int((instant - datetime.now(instant.tzinfo)).total_seconds()))
