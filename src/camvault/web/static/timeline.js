@@ -42,6 +42,7 @@ export class Timeline {
     this.lastDay = null;
     this.grid = null;
     clear(this.root);
+    delete this.root.dataset.shown;
     this.end.textContent = "";
     return this.more();
   }
@@ -53,6 +54,7 @@ export class Timeline {
   async more() {
     if (this.loading || this.done) return;
     this.loading = true;
+    this.root.setAttribute("aria-busy", "true");
     const generation = this.generation;
     try {
       const page = await getJson("/events", {
@@ -74,7 +76,12 @@ export class Timeline {
       if (generation === this.generation) setStatus(`Could not load events: ${error.message}`);
       this.done = true;
     } finally {
-      if (generation === this.generation) this.loading = false;
+      if (generation === this.generation) {
+        this.loading = false;
+        this.root.setAttribute("aria-busy", "false");
+        // which filters the list now shows: "camera|date" (tests and scripts wait for it)
+        this.root.dataset.shown = `${this.filters.camera}|${this.filters.date}`;
+      }
     }
     if (generation === this.generation && !this.done && this.nearEnd()) await this.more();
   }

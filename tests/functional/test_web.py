@@ -1,0 +1,486 @@
+"""The web app in a real browser: headless Debian chromium against a real ``camvault serve``.
+
+One server per module, with real clips and snapshots ingested through the CLI; each test opens a
+fresh browser profile. The viewer's zone is America/New_York (set on the browser, not the
+server), so days, "today" and the DST fall-back day (2025-11-02, 25 hours) and spring-forward
+day (2026-03-08, 23 hours) are the viewer's. Screenshots go to ``$CAMVAULT_TEST_ARTIFACTS``
+(default ``test-artifacts/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+
+from camvault.catalog.sqlite import SQLiteCatalog
+from camvault.domain.keys import event_id_for_key, parse_key, small_key
+from camvault.store.local import LocalStore
+from tests.support.browser import DESKTOP, PHONE, log_in, open_browser
+from tests.support.cli import camvault, set_key
+from tests.support.media import make_clip, make_jpeg
+
+pytestmark = pytest.mark.functional
+
+VIEWER_ZONE = ZoneInfo("America/New_York")
+ARTIFACTS = Path(os.environ.get("CAMVAULT_TEST_ARTIFACTS", "test-artifacts"))
+HOSTILE = "<img src=x onerror=window.__xss=1>"
+SCROLL_SNAPS = 60  # more than one page of 50
+
+
+def stamp(instant: datetime) -> str:
+    """A file-name time camvault reads as UTC (ISO basic with Z)."""
+    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Site:
+    url: str
+    secret: str
+    data: Path
+    now: datetime
+    today: date  # in the viewer's zone, when the site was built
+    ids: dict[str, str] = field(default_factory=dict)  # label -> event id
+
+    def api(self, path: str) -> Any:
+        request = urllib.request.Request(f"{self.url}/api/v1{path}")  # noqa: S310 - local server
+        request.add_header("Authorization", f"Bearer {self.secret}")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local server
+            return json.loads(response.read())
+
+    def all_events(self) -> list[dict[str, Any]]:
+        events, cursor = [], ""
+        while True:
+            page = self.api(f"/events?limit=500{'&cursor=' + cursor if cursor else ''}")
+            events += page["events"]
+            if not page["next_cursor"]:
+                return events
+            cursor = page["next_cursor"]
+
+
+def local_noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=VIEWER_ZONE)
+
+
+def ingest(data: Path, camera: str, files: list[Path]) -> None:
+    run = camvault("ingest", *files, "--camera", camera, "--config", data / "camvault.toml")
+    assert run.code == 0, run.err + run.out
+
+
+def build_site(folder: Path, work: Path) -> tuple[Site, dict[str, Path]]:
+    """Cameras ``driveway`` (busy, with a small version of its newest clip), ``backyard`` (quiet for
+    three days), ``shed`` (60 old snapshots) and ``attic`` (a hostile file name)."""
+    init = camvault("init", folder)
+    assert init.code == 0, init.err
+    secret = re.search(r"admin secret .*: (\S+)", init.out)
+    assert secret, init.out
+    config = folder / "camvault.toml"
+    for camera in ("driveway", "backyard", "shed", "attic"):
+        assert camvault("camera", "add", camera, "--timezone", "UTC", "--config", config).code == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    today = now.astimezone(VIEWER_ZONE).date()
+    clip = make_clip(work / "source.mp4", seconds=4.0, width=320, height=240, keyframe_interval=10)
+    snap = make_jpeg(work / "source.jpg", width=320, height=240)
+    labels: dict[str, Path] = {}
+
+    def copy(label: str, source: Path, name: str) -> Path:
+        target = work / name
+        shutil.copyfile(source, target)
+        labels[label] = target
+        return target
+
+    ingest(
+        folder,
+        "driveway",
+        [
+            copy("newest-clip", clip, f"clip_{stamp(now - timedelta(minutes=10))}.mp4"),
+            copy("newest-snap", snap, f"snap_{stamp(now - timedelta(minutes=12))}.jpg"),
+            copy("yesterday-clip", clip, f"clip_{stamp(local_noon(today - timedelta(days=1)))}.mp4"),
+            # the 25-hour fall-back day in New York, and its neighbours
+            copy("nov1-late", clip, "clip_20251102T033000Z.mp4"),  # Nov 1, 23:30 EDT
+            copy("nov2-first", clip, "clip_20251102T043000Z.mp4"),  # Nov 2, 00:30 EDT
+            copy("nov2-edt", clip, "clip_20251102T053000Z.mp4"),  # Nov 2, 01:30 EDT
+            copy("nov2-est", clip, "clip_20251102T063000Z.mp4"),  # Nov 2, 01:30 EST
+            copy("nov2-last", clip, "clip_20251103T043000Z.mp4"),  # Nov 2, 23:30 EST
+            copy("nov3-first", clip, "clip_20251103T053000Z.mp4"),  # Nov 3, 00:30 EST
+            # the 23-hour spring-forward day
+            copy("mar8-first", clip, "clip_20260308T050000Z.mp4"),  # Mar 8, 00:00 EST
+            copy("mar8-last", clip, "clip_20260309T035900Z.mp4"),  # Mar 8, 23:59 EDT
+            copy("mar9-first", clip, "clip_20260309T040000Z.mp4"),  # Mar 9, 00:00 EDT
+        ],
+    )
+    ingest(
+        folder,
+        "backyard",
+        [copy("backyard", clip, f"clip_{stamp(local_noon(today - timedelta(days=3)))}.mp4")],
+    )
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    ingest(
+        folder,
+        "shed",
+        [
+            copy(f"shed-{n}", snap, f"snap_{stamp(start + timedelta(hours=n))}.jpg")
+            for n in range(SCROLL_SNAPS)
+        ],
+    )
+    ingest(folder, "attic", [copy("hostile", clip, f"{HOSTILE}.mp4")])
+    site = Site(url="", secret=secret.group(1), data=folder, now=now, today=today)
+    return site, labels
+
+
+def add_small_version(site: Site, event_id: str) -> None:
+    """What the transcoder will do: put ``NAME-small.mp4`` beside the original, note it in the catalog."""
+    catalog = SQLiteCatalog(site.data / "catalog.db")
+    try:
+        event = catalog.get(event_id)
+        assert event is not None
+        key = small_key(event.key)
+        small = make_clip(site.data.parent / "small.mp4", seconds=4.0, width=160, height=120)
+        store = LocalStore(site.data / "objects")
+        try:
+            store.put(key, small.read_bytes(), content_type="video/mp4")
+        finally:
+            store.close()
+        catalog.put(dataclasses.replace(event, small_key=key))
+    finally:
+        catalog.close()
+
+
+def add_hostile_camera_event(site: Site, source_id: str) -> str:
+    """An event whose camera name is markup, as data written by another system could hold."""
+    catalog = SQLiteCatalog(site.data / "catalog.db")
+    try:
+        event = catalog.get(source_id)
+        assert event is not None
+        key = dataclasses.replace(parse_key(event.key), camera=HOSTILE).key
+        hostile = dataclasses.replace(event, id=event_id_for_key(key), camera=HOSTILE, key=key)
+        catalog.put(hostile)
+        return hostile.id
+    finally:
+        catalog.close()
+
+
+class Server:
+    """``camvault serve`` as a real process on a free loopback port."""
+
+    def __init__(self, config: Path) -> None:
+        port = free_port()
+        set_key(config, "api.listen", f"127.0.0.1:{port}")
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "camvault", "serve", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v1/healthz", timeout=2):  # noqa: S310
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"serve did not answer: {self.stop()}")
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            output, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate()
+        return output
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("web")
+    work = root / "files"
+    work.mkdir()
+    site, labels = build_site(root / "data", work)
+    events = {Path(e["key"]).name: e["id"] for e in _catalog_events(site)}
+    site.ids = {label: events[path.name] for label, path in labels.items()}
+    add_small_version(site, site.ids["newest-clip"])
+    site.ids["hostile-camera"] = add_hostile_camera_event(site, site.ids["hostile"])
+    server = Server(root / "data" / "camvault.toml")
+    site.url = server.url
+    yield site
+    server.stop()
+
+
+def _catalog_events(site: Site) -> list[dict[str, Any]]:
+    run = camvault("events", "--json", "--config", site.data / "camvault.toml")
+    assert run.code == 0, run.err
+    return [json.loads(line) for line in run.lines()]
+
+
+@pytest.fixture
+def playwright() -> Iterator[Playwright]:
+    # per test: stopping the driver closes its event loop, whose worker threads then end
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(
+    playwright: Playwright, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[BrowserContext]:
+    viewport = getattr(request, "param", DESKTOP)
+    context = open_browser(
+        playwright,
+        tmp_path / "profile",
+        viewport=viewport,
+        timezone_id=VIEWER_ZONE.key,
+        locale="en-US",
+        accept_downloads=True,
+    )
+    yield context
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=False)
+
+
+def shown_ids(page: Page, within: str = "#timeline") -> list[str]:
+    return page.eval_on_selector_all(f"{within} [data-id]", "nodes => nodes.map(n => n.dataset.id)")
+
+
+def wait_loaded(page: Page, camera: str = "", day: str = "") -> None:
+    """Wait until the timeline shows (the first page for) these filters."""
+    page.wait_for_function(
+        "shown => { const t = document.getElementById('timeline');"
+        " return t.dataset.shown === shown && t.getAttribute('aria-busy') === 'false'; }",
+        arg=f"{camera}|{day}",
+    )
+
+
+def video_plays(page: Page) -> dict[str, Any]:
+    """Wait for the player's video to have enough data (readyState 4) and to advance."""
+    page.wait_for_function(
+        "() => document.querySelector('#player-media video')?.readyState === 4", timeout=15000
+    )
+    first = page.evaluate("() => document.querySelector('#player-media video').currentTime")
+    page.wait_for_function(
+        f"() => document.querySelector('#player-media video').currentTime > {first} + 0.3", timeout=10000
+    )
+    return page.evaluate(
+        """() => { const v = document.querySelector('#player-media video');
+        return {version: v.dataset.version, width: v.videoWidth, height: v.videoHeight,
+                src: v.currentSrc}; }"""
+    )
+
+
+def expected_days(site: Site, events: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """(local day in the viewer's zone, ids newest first) for ``events``, as the timeline groups them."""
+    days: list[tuple[str, list[str]]] = []
+    for event in events:
+        instant = datetime.fromisoformat(event["capture_time"].replace("Z", "+00:00"))
+        day = instant.astimezone(VIEWER_ZONE).date().isoformat()
+        if not days or days[-1][0] != day:
+            days.append((day, []))
+        days[-1][1].append(event["id"])
+    return days
+
+
+def shown_days(page: Page) -> list[tuple[str, list[str]]]:
+    return [
+        (
+            section.get_attribute("data-day") or "",
+            shown_ids(page, f"section[data-day='{section.get_attribute('data-day')}']"),
+        )
+        for section in page.query_selector_all("#timeline section.day")
+    ]
+
+
+def pick_day(page: Page, site: Site, day: date) -> None:
+    """Open the calendar, go back to ``day``'s month, click it."""
+    page.click("#day-button")
+    months_back = (site.today.year - day.year) * 12 + site.today.month - day.month
+    for _ in range(months_back):
+        page.click("#calendar [data-step='-1']")
+    page.click(f"#calendar [data-day='{day.isoformat()}']")
+
+
+@pytest.mark.parametrize("browser", [DESKTOP, PHONE], ids=["desktop", "phone"], indirect=True)
+def test_log_in_browse_filter_play_and_log_out(site: Site, browser: BrowserContext) -> None:
+    size = "phone" if browser.pages[0].viewport_size == PHONE else "desktop"
+    page = browser.pages[0]
+    page.goto(f"{site.url}/")
+    assert page.url == f"{site.url}/login"  # not logged in: the app sends the visitor to the login page
+    page.fill("#username", "admin")
+    page.fill("#password", "not the secret")
+    page.click("#login-button")
+    expect(page.locator("#login-error")).to_have_text("Wrong user name or password.")
+    shot(page, f"{size}-login-refused")
+
+    log_in(page, site.url, "admin", site.secret)
+    assert page.locator("#user").inner_text() == "admin"
+    assert page.locator("#zone-note").inner_text() == "Days and times in America/New_York"
+    everything = site.all_events()
+    first_page = everything[:50]
+    assert shown_ids(page) == [e["id"] for e in first_page]  # newest first, one page
+    assert shown_days(page) == expected_days(site, first_page)
+    first_title = page.locator("#timeline section.day h2").first.inner_text()
+    is_today = expected_days(site, first_page)[0][0] == datetime.now(VIEWER_ZONE).date().isoformat()
+    assert first_title.startswith("Today · ") == is_today
+    shot(page, f"{size}-timeline")
+
+    # infinite scroll: the rest arrives page by page as the reader scrolls down
+    for _ in range(10):
+        if page.locator("#timeline-end").inner_text():
+            break
+        page.locator("#sentinel").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+    assert page.locator("#timeline-end").inner_text() == "No older events."
+    assert shown_ids(page) == [e["id"] for e in everything]
+    assert shown_days(page) == expected_days(site, everything)
+
+    # filter by camera
+    page.locator("#camera-filter").select_option("backyard")
+    wait_loaded(page, camera="backyard")
+    assert page.evaluate("() => location.hash") == "#/timeline?camera=backyard"
+    assert shown_ids(page) == [site.ids["backyard"]]
+    shot(page, f"{size}-filter-camera")
+
+    # filter by day, from the calendar: yesterday in the viewer's zone
+    page.locator("#camera-filter").select_option("")
+    wait_loaded(page)
+    assert len(shown_ids(page)) == 50
+    yesterday = site.today - timedelta(days=1)
+    pick_day(page, site, yesterday)
+    wait_loaded(page, day=yesterday.isoformat())
+    assert page.evaluate("() => location.hash") == f"#/timeline?date={yesterday.isoformat()}"
+    on_yesterday = dict(expected_days(site, everything))[yesterday.isoformat()]
+    assert site.ids["yesterday-clip"] in on_yesterday
+    assert shown_ids(page) == on_yesterday
+    assert page.locator("#timeline section.day h2").inner_text().startswith("Yesterday · ")
+    shot(page, f"{size}-filter-day")
+
+    # the player: open the newest clip, play it, step with the keyboard, switch versions.
+    # A phone starts with the small version, a wide screen with the original.
+    versions = {"original": (320, 240), "small": (160, 120)}
+    first, other = ("small", "original") if size == "phone" else ("original", "small")
+    page.goto(f"{site.url}/#/timeline?camera=driveway")
+    wait_loaded(page, camera="driveway")
+    page.click(f"[data-id='{site.ids['newest-clip']}']")
+    assert page.locator("#player").is_visible()
+    assert "Space" in page.locator(".shortcuts").inner_text()
+    played = video_plays(page)
+    assert (played["version"], (played["width"], played["height"])) == (first, versions[first])
+    shot(page, f"{size}-player-{first}")
+    page.keyboard.press("ArrowRight")  # older: the snapshot
+    page.wait_for_function(
+        f"() => document.querySelector('#player-media img')?.src.includes('{site.ids['newest-snap']}')"
+    )
+    assert page.locator("#player-title").inner_text() == "driveway"
+    expect(page.locator("#quality-small")).to_be_disabled()  # a snapshot has no small version
+    page.keyboard.press("ArrowLeft")  # back to the clip
+    video_plays(page)
+    page.click(f"#quality-{other}")
+    played = video_plays(page)
+    assert (played["version"], (played["width"], played["height"])) == (other, versions[other])
+    assert played["src"].endswith(f"/api/v1/events/{site.ids['newest-clip']}/media/{other}")
+    shot(page, f"{size}-player-{other}")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => document.querySelector('#player-media video').paused")
+    with page.expect_download() as download:
+        page.click("#player-download")
+    original = site.data / "objects" / site.api(f"/events/{site.ids['newest-clip']}")["key"]
+    assert download.value.suggested_filename == original.name
+    assert Path(download.value.path()).read_bytes() == original.read_bytes()
+    page.keyboard.press("Escape")
+    assert page.locator("#player").is_hidden()
+
+    # log out: the session is gone for the pages and for the API
+    page.click("#logout")
+    page.wait_for_url(f"{site.url}/login")
+    page.goto(f"{site.url}/")
+    assert page.url == f"{site.url}/login"
+    status = page.evaluate("() => fetch('/api/v1/events').then(r => r.status)")
+    assert status == 401
+    shot(page, f"{size}-logged-out")
+
+
+def test_days_follow_the_viewer_zone_across_dst(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    page.goto(f"{site.url}/#/timeline?date=2025-11-02")
+    wait_loaded(page, day="2025-11-02")
+    fall_back = ["nov2-last", "nov2-est", "nov2-edt", "nov2-first"]  # 25 hours, newest first
+    assert shown_days(page) == [("2025-11-02", [site.ids[label] for label in fall_back])]
+    assert page.locator("#day-button").inner_text() == "Nov 2, 2025"
+    shot(page, "dst-fall-back")
+    page.goto(f"{site.url}/#/timeline?date=2026-03-08")
+    wait_loaded(page, day="2026-03-08")
+    assert shown_days(page) == [("2026-03-08", [site.ids["mar8-last"], site.ids["mar8-first"]])]
+
+
+def test_camera_overview_flags_quiet_cameras(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    page.click("#nav-cameras")
+    page.wait_for_selector("#camera-cards .camera-card")
+    assert "no event for 24 hours" in page.locator("#quiet-note").inner_text()
+    driveway = page.locator(".camera-card[data-camera='driveway']")
+    backyard = page.locator(".camera-card[data-camera='backyard']")
+    assert driveway.locator(".quiet-warning").count() == 0
+    assert "min ago" in driveway.locator(".last-seen").inner_text()
+    assert (
+        driveway.locator("img").get_attribute("src")
+        == f"/api/v1/events/{site.ids['newest-clip']}/media/thumbnail"
+    )
+    assert backyard.locator(".quiet-warning").inner_text().startswith("⚠ Quiet: no event for")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.camera-card img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    shot(page, "cameras")
+    backyard.click()
+    wait_loaded(page, camera="backyard")
+    assert shown_ids(page) == [site.ids["backyard"]]
+
+
+def test_hostile_names_stay_text(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    for camera in ("attic", HOSTILE):
+        page.goto(f"{site.url}/#/timeline?{urllib.parse.urlencode({'camera': camera})}")
+        wait_loaded(page, camera=camera)
+        page.click("#timeline [data-id]")
+        page.wait_for_selector("#player-media video")
+        assert page.locator("#player-file").inner_text() == f"{HOSTILE}.mp4"
+        page.keyboard.press("Escape")
+    assert page.locator("#player-title").inner_text() == HOSTILE
+    assert page.locator("#camera-filter option", has_text=HOSTILE).count() == 1
+    page.click("#nav-cameras")
+    page.wait_for_selector(".camera-card h2")
+    assert HOSTILE in page.locator("#camera-cards").inner_text()
+    shot(page, "hostile-names")
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img[src='x']").count() == 0
