@@ -340,7 +340,7 @@ def test_log_in_browse_filter_play_and_log_out(site: Site, browser: BrowserConte
     shot(page, f"{size}-login-refused")
 
     log_in(page, site.url, "admin", site.secret)
-    assert page.locator("#user").inner_text() == "admin"
+    assert page.locator("#user").text_content() == "admin"
     assert page.locator("#zone-note").inner_text() == "Days and times in America/New_York"
     everything = site.all_events()
     first_page = everything[:50]
