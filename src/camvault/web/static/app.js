@@ -63,25 +63,20 @@ async function render() {
   byId("cameras-view").hidden = state.view !== "cameras";
   byId("nav-timeline").toggleAttribute("aria-current", state.view === "timeline");
   byId("nav-cameras").toggleAttribute("aria-current", state.view === "cameras");
-  const cameras = await loadCameras();
+  const cameras = loadCameras(); // in parallel with the first page of events
   if (state.view === "cameras") {
-    renderCameras(cameras, zone);
+    renderCameras(await cameras, zone);
     return;
   }
-  fillCameras(cameras, state.camera);
   calendar.select(state.date);
   dayButton.textContent = state.date ? shortDay(state.date) : "All days";
-  await timeline.show(state);
+  fillCameras([], state.camera);
+  const shown = timeline.show(state);
+  fillCameras(await cameras, state.camera);
+  await shown;
 }
 
 async function start() {
-  let session;
-  try {
-    session = await getJson("/session");
-  } catch {
-    return; // getJson went to the login page
-  }
-  byId("user").textContent = session.user;
   byId("zone-note").textContent = `Days and times in ${zone}`;
   byId("logout").addEventListener("click", () => logout());
   cameraFilter.addEventListener("change", () => go({ ...route(), camera: cameraFilter.value }));
@@ -89,7 +84,13 @@ async function start() {
   document.addEventListener("click", (clicked) => {
     if (!byId("calendar").hidden && !clicked.target.closest(".day-filter")) calendar.close();
   });
-  await render();
+  // The page itself was only served to a signed-in visitor; the session names who it is.
+  const session = getJson("/session")
+    .then((answer) => {
+      byId("user").textContent = answer.user;
+    })
+    .catch(() => {}); // a 401 already went to the login page
+  await Promise.all([render(), session]);
   document.body.dataset.ready = "true";
 }
 
