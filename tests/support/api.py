@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from camvault.accounts.auth_base import Authenticator
 from camvault.accounts.local import LocalAuthStore
@@ -62,3 +69,24 @@ def event(
         thumbnail_key=key + ".thumb.jpg",
         small_key=key.rsplit(".", 1)[0] + "-small.mp4" if small else None,
     )
+
+
+@contextmanager
+def served_http(app: Any) -> Iterator[str]:
+    """Run ``app`` under a real uvicorn on a free loopback port, in a thread; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    (sock,) = [s for server_ in server.servers for s in server_.sockets]
+    port = sock.getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
