@@ -10,6 +10,7 @@ day (2026-03-08, 23 hours) are the viewer's. Screenshots go to ``$CAMVAULT_TEST_
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import os
 import re
@@ -258,8 +259,22 @@ def browser(
         locale="en-US",
         accept_downloads=True,
     )
+    # Script errors and CSP refusals in the page fail the test; failed loads (the 401s of a
+    # refused login or of a request after logout) are expected and asserted where they happen.
+    problems: list[str] = []
+    page = context.pages[0]
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
     yield context
     context.close()
+    assert not problems, problems
 
 
 def shot(page: Page, name: str) -> None:
@@ -294,6 +309,40 @@ def video_plays(page: Page) -> dict[str, Any]:
         return {version: v.dataset.version, width: v.videoWidth, height: v.videoHeight,
                 src: v.currentSrc}; }"""
     )
+
+
+def fetch(site: Site, path: str, *, token: bool = False) -> http.client.HTTPResponse:
+    """GET ``path`` without following redirects (and without cookies)."""
+    connection = http.client.HTTPConnection(site.url.removeprefix("http://"), timeout=10)
+    headers = {"Authorization": f"Bearer {site.secret}"} if token else {}
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_only_the_login_page_and_its_files_are_served_without_a_login(site: Site) -> None:
+    home = fetch(site, "/")
+    assert (home.status, home.getheader("Location")) == (303, "/login")
+    login = fetch(site, "/login")
+    assert (login.status, login.getheader("Content-Type")) == (200, "text/html; charset=utf-8")
+    policy = login.getheader("Content-Security-Policy") or ""
+    script_src = next(part for part in policy.split(";") if part.strip().startswith("script-src"))
+    assert script_src.split() == ["script-src", "'self'"]
+    public = {
+        "/static/login.js": "text/javascript; charset=utf-8",
+        "/static/style.css": "text/css; charset=utf-8",
+        "/static/icon.svg": "image/svg+xml",
+    }
+    for path, content_type in public.items():
+        answer = fetch(site, path)
+        assert (answer.status, answer.getheader("Content-Type")) == (200, content_type), path
+    for private in ("/static/app.js", "/static/timeline.js", "/static/player.js"):
+        assert fetch(site, private).status == 401, private
+        assert fetch(site, private, token=True).status == 200, private
+    for missing in ("/static/index.html", "/static/nothing.js", "/static/..%2Froutes.py"):
+        assert fetch(site, missing, token=True).status == 404, missing
 
 
 def expected_days(site: Site, events: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
