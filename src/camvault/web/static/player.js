@@ -86,7 +86,7 @@ export class Player {
     byId("quality-original").setAttribute("aria-pressed", String(version === "original"));
     byId("quality-small").setAttribute("aria-pressed", String(version === "small"));
     const download = byId("player-download");
-    download.href = mediaUrl(event.id, "original");
+    download.href = `${mediaUrl(event.id, "original")}?download=1`;
     download.setAttribute("download", fileName(event));
     this.stopMedia();
     byId("player-media").append(this.media(event, version, resume));
