@@ -37,7 +37,7 @@ from camvault.domain.keys import event_id_for_key, parse_key, small_key
 from camvault.store.local import LocalStore
 from tests.support.browser import DESKTOP, PHONE, log_in, open_browser
 from tests.support.cli import camvault, set_key
-from tests.support.media import make_clip, make_jpeg
+from tests.support.media import make_clip, make_corrupt, make_jpeg
 
 pytestmark = pytest.mark.functional
 
@@ -148,7 +148,9 @@ def build_site(folder: Path, work: Path) -> tuple[Site, dict[str, Path]]:
             for n in range(SCROLL_SNAPS)
         ],
     )
+    broken = make_corrupt(work / "broken-source.mp4", mode="garbage")
     ingest(folder, "attic", [copy("hostile", clip, f"{HOSTILE}.mp4")])
+    ingest(folder, "attic", [copy("broken", broken, f"broken_{stamp(now - timedelta(hours=2))}.mp4")])
     site = Site(url="", secret=secret.group(1), data=folder, now=now, today=today)
     return site, labels
 
@@ -533,3 +535,17 @@ def test_hostile_names_stay_text(site: Site, browser: BrowserContext) -> None:
     shot(page, "hostile-names")
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
+
+
+def test_an_unreadable_clip_says_so_and_can_still_be_downloaded(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    broken = site.ids["broken"]
+    assert page.locator(f"[data-id='{broken}'] .badge").inner_text() == "unreadable"
+    page.click(f"[data-id='{broken}']")
+    expect(page.locator(".unplayable-note")).to_contain_text("could not read this file")
+    assert page.locator("#player-media video").count() == 0
+    with page.expect_download() as download:
+        page.click("#player-download")
+    original = site.data / "objects" / site.api(f"/events/{broken}")["key"]
+    assert Path(download.value.path()).read_bytes() == original.read_bytes()

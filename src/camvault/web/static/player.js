@@ -30,6 +30,10 @@ export class Player {
       if (clicked.target === this.root) this.close();
     });
     document.addEventListener("keydown", (pressed) => this.key(pressed));
+    // Space was handled on keydown: a focused button must not also take it as a click
+    document.addEventListener("keyup", (released) => {
+      if (this.isOpen && released.key === " ") released.preventDefault();
+    });
   }
 
   get event() {
