@@ -21,6 +21,7 @@ import os
 import platform
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-
 from bench.catalog_build import cached_catalog
+
 from camvault.catalog.base import EventQuery, Position, encode_cursor
 from camvault.catalog.sqlite import SQLiteCatalog
 
@@ -67,21 +68,18 @@ class Timing:
         )
 
 
-def deep_cursor(catalog_path: Path) -> str:
-    """The cursor a client holds after paging newest-first down to ``DEEP`` events back."""
-    with SQLiteCatalog(catalog_path) as catalog:
-        page = catalog.query(EventQuery(limit=1))
-        assert page.events, "empty catalog"
-    import sqlite3
-
+def deep_cursor(catalog_path: Path, back: int) -> str:
+    """The cursor a client holds after paging newest-first down to ``back`` events from the newest."""
     db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True)
     try:
-        capture_ms, event_id = db.execute(
-            "SELECT capture_ms, id FROM events ORDER BY capture_ms DESC, id DESC LIMIT 1 OFFSET ?", (DEEP,)
+        row = db.execute(
+            "SELECT capture_ms, id FROM events ORDER BY capture_ms DESC, id DESC LIMIT 1 OFFSET ?", (back,)
         ).fetchone()
     finally:
         db.close()
-    return encode_cursor(Position(int(capture_ms), str(event_id)))
+    if row is None:
+        raise SystemExit(f"the catalog has fewer than {back + 1} events; use --events {back + 1000} or more")
+    return encode_cursor(Position(int(row[0]), str(row[1])))
 
 
 def in_process(catalog_path: Path, cursor: str, runs: int) -> list[Timing]:
@@ -200,7 +198,7 @@ def machine() -> str:
     load = os.getloadavg()[0]
     return (
         f"{cpu}, {os.cpu_count()} cores (load average {load:.1f} at start), Python "
-        f"{platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}, "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
 
@@ -237,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.cache / "api"
     print(f"machine: {machine()}")
     catalog_path = cached_catalog(folder, args.events)
-    cursor = deep_cursor(catalog_path) if args.events > DEEP else deep_cursor_small(catalog_path)
+    cursor = deep_cursor(catalog_path, min(DEEP, args.events * 9 // 10))
     results = [t.line(IN_PROCESS_GOAL_MS) for t in in_process(catalog_path, cursor, args.runs)]
     for line in results:
         print(line)
@@ -256,13 +254,6 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     print("\nsummary:\n" + "\n".join(f"- {line}" for line in results))
     return 0
-
-
-def deep_cursor_small(catalog_path: Path) -> str:
-    """For a catalog smaller than ``DEEP`` (quick trial runs): the cursor near its oldest end."""
-    with SQLiteCatalog(catalog_path) as catalog:
-        oldest = catalog.query(EventQuery(limit=60, newest_first=False)).events[-1]
-    return encode_cursor(Position.of(oldest))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ into a temporary file that is renamed into place, so an interrupted build is nev
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ def cached_catalog(folder: Path, count: int) -> Path:
         stale.unlink(missing_ok=True)
     SQLiteCatalog(building).close()  # the schema, migrations and triggers of the real catalog
     _fill(building, count)
-    os.replace(building, path)
+    building.replace(path)
     return path
 
 
