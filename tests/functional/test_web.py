@@ -468,9 +468,13 @@ def test_log_in_browse_filter_play_and_log_out(site: Site, browser: BrowserConte
     page.keyboard.press("Escape")
     assert page.locator("#player").is_hidden()
 
-    # log out: the session is gone for the pages and for the API
+    # log out: the session is gone for the pages and for the API, on the server too
+    session_cookies = browser.cookies()
+    assert {c["name"] for c in session_cookies} >= {"camvault_session", "camvault_csrf"}
     page.click("#logout")
     page.wait_for_url(f"{site.url}/login")
+    assert browser.cookies() == []
+    browser.add_cookies(session_cookies)  # a copy of the old cookie no longer opens anything
     page.goto(f"{site.url}/")
     assert page.url == f"{site.url}/login"
     status = page.evaluate("() => fetch('/api/v1/events').then(r => r.status)")

@@ -53,11 +53,13 @@ export async function getJson(path, params = {}) {
 }
 
 export async function logout() {
-  await fetch(`${API}/logout`, {
+  const response = await fetch(`${API}/logout`, {
     method: "POST",
     credentials: "same-origin",
     headers: { "X-CSRF-Token": csrfToken() },
   });
+  // 401: the session had already ended; either way the login page is next
+  if (!response.ok && response.status !== 401) throw await failure(response);
   toLogin();
 }
 

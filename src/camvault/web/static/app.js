@@ -78,7 +78,9 @@ async function render() {
 
 async function start() {
   byId("zone-note").textContent = `Days and times in ${zone}`;
-  byId("logout").addEventListener("click", () => logout());
+  byId("logout").addEventListener("click", () =>
+    logout().catch((error) => setStatus(`Could not log out: ${error.message}. Try again.`)),
+  );
   cameraFilter.addEventListener("change", () => go({ ...route(), camera: cameraFilter.value }));
   window.addEventListener("hashchange", render);
   document.addEventListener("click", (clicked) => {
