@@ -496,8 +496,10 @@ def test_days_follow_the_viewer_zone_across_dst(site: Site, browser: BrowserCont
     assert shown_days(page) == [("2026-03-08", [site.ids["mar8-last"], site.ids["mar8-first"]])]
 
 
+@pytest.mark.parametrize("browser", [DESKTOP, PHONE], ids=["desktop", "phone"], indirect=True)
 def test_camera_overview_flags_quiet_cameras(site: Site, browser: BrowserContext) -> None:
     page = browser.pages[0]
+    size = "phone" if page.viewport_size == PHONE else "desktop"
     log_in(page, site.url, "admin", site.secret)
     page.click("#nav-cameras")
     page.wait_for_selector("#camera-cards .camera-card")
@@ -515,7 +517,7 @@ def test_camera_overview_flags_quiet_cameras(site: Site, browser: BrowserContext
         "() => [...document.querySelectorAll('.camera-card img')]"
         ".every(i => i.complete && i.naturalWidth > 0)"
     )
-    shot(page, "cameras")
+    shot(page, f"{size}-cameras")
     backyard.click()
     wait_loaded(page, camera="backyard")
     assert shown_ids(page) == [site.ids["backyard"]]
