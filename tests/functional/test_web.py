@@ -343,6 +343,8 @@ def test_only_the_login_page_and_its_files_are_served_without_a_login(site: Site
     for private in ("/static/app.js", "/static/timeline.js", "/static/player.js"):
         assert fetch(site, private).status == 401, private
         assert fetch(site, private, token=True).status == 200, private
+    already = fetch(site, "/login", token=True)
+    assert (already.status, already.getheader("Location")) == (303, "/")  # signed in: straight to the app
     for missing in ("/static/index.html", "/static/nothing.js", "/static/..%2Froutes.py"):
         assert fetch(site, missing, token=True).status == 404, missing
 
@@ -555,3 +557,23 @@ def test_an_unreadable_clip_says_so_and_can_still_be_downloaded(site: Site, brow
         page.click("#player-download")
     original = site.data / "objects" / site.api(f"/events/{broken}")["key"]
     assert Path(download.value.path()).read_bytes() == original.read_bytes()
+
+
+@pytest.mark.parametrize("browser", [PHONE], ids=["phone"], indirect=True)  # 50 thumbnails overflow it
+def test_older_from_the_last_loaded_event_fetches_the_next_page(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    page.goto(f"{site.url}/#/timeline?camera=shed")
+    wait_loaded(page, camera="shed")
+    shed = [site.ids[f"shed-{n}"] for n in reversed(range(SCROLL_SNAPS))]  # newest first
+    assert shown_ids(page) == shed[:50]
+    page.click(f"[data-id='{shed[49]}']")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "id => document.querySelector('#player-media img')?.src.includes(id)", arg=shed[50]
+    )
+    assert shown_ids(page) == shed
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        "id => document.querySelector('#player-media img')?.src.includes(id)", arg=shed[49]
+    )

@@ -47,7 +47,7 @@ export class Timeline {
     this.events = [];
     this.cursor = null;
     this.done = false;
-    this.loading = false;
+    this.pending = null;
     this.lastDay = null;
     this.grid = null;
     clear(this.root);
@@ -60,13 +60,25 @@ export class Timeline {
     return !this.done;
   }
 
-  async more() {
-    if (this.loading || this.done) return;
-    this.loading = true;
+  // The next page; while one is on its way, that same request (so callers can wait for it).
+  more() {
+    if (this.done) return Promise.resolve();
+    if (!this.pending) {
+      const generation = this.generation;
+      this.pending = this.load(generation).finally(() => {
+        if (generation !== this.generation) return;
+        this.pending = null;
+        if (!this.done && this.nearEnd()) this.more();
+      });
+    }
+    return this.pending;
+  }
+
+  async load(generation) {
     this.root.setAttribute("aria-busy", "true");
-    const generation = this.generation;
+    let page;
     try {
-      const page = await getJson("/events", {
+      page = await getJson("/events", {
         camera: this.filters.camera,
         date: this.filters.date,
         tz: this.filters.date ? this.zone : "",
@@ -74,25 +86,30 @@ export class Timeline {
         limit: PAGE,
         cursor: this.cursor,
       });
-      if (generation !== this.generation) return;
-      this.append(page.events);
-      markFirstRender();
-      this.cursor = page.next_cursor;
-      this.done = !page.next_cursor;
-      setStatus("");
-      if (this.done) this.end.textContent = this.endNote();
     } catch (error) {
-      if (generation === this.generation) setStatus(`Could not load events: ${error.message}`);
+      if (generation !== this.generation) return;
+      setStatus(`Could not load events: ${error.message}`);
       this.done = true;
-    } finally {
-      if (generation === this.generation) {
-        this.loading = false;
-        this.root.setAttribute("aria-busy", "false");
-        // which filters the list now shows: "camera|date" (tests and scripts wait for it)
-        this.root.dataset.shown = `${this.filters.camera}|${this.filters.date}`;
-      }
+      this.end.textContent = "Reload the page to try again.";
+      this.settled();
+      return;
     }
-    if (generation === this.generation && !this.done && this.nearEnd()) await this.more();
+    if (generation !== this.generation) return;
+    setStatus("");
+    this.append(page.events);
+    markFirstRender();
+    this.cursor = page.next_cursor;
+    if (!page.next_cursor) {
+      this.done = true;
+      this.end.textContent = this.endNote();
+    }
+    this.settled();
+  }
+
+  settled() {
+    this.root.setAttribute("aria-busy", "false");
+    // which filters the list now shows: "camera|date" (tests and scripts wait for it)
+    this.root.dataset.shown = `${this.filters.camera}|${this.filters.date}`;
   }
 
   nearEnd() {
