@@ -13,6 +13,7 @@ The parts, along the one data path (see docs/architecture.md)::
 ``accounts``   cameras (and later users and tokens) with hashed secrets.
 ``ingest``     the gateway's twin: puts a file into the store the way an FTP upload does.
 ``api``        the REST API (FastAPI).
+``web``        the web app (static pages and ES modules) the API's app serves.
 ``cli``        the ``camvault`` command.
 ``factory``    the one place that builds adapters from settings and passes them in.
 """
