@@ -335,6 +335,9 @@ def test_an_unreadable_clip_says_so_and_can_still_be_downloaded(site: Site, brow
     page.click(f"[data-id='{broken}']")
     expect(page.locator(".unplayable-note")).to_contain_text("could not read this file")
     assert page.locator("#player-media video").count() == 0
+    for _ in range(8):  # the keyboard stays in the open player
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.getElementById('player').contains(document.activeElement)")
     with page.expect_download() as download:
         page.click("#player-download")
     original = site.data / "objects" / site.api(f"/events/{broken}")["key"]

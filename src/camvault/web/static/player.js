@@ -138,8 +138,27 @@ export class Player {
     else video.pause();
   }
 
+  // Tab and Shift+Tab cycle through the player's controls while it is open.
+  keepFocus(pressed) {
+    const inside = [...this.root.querySelectorAll("button:not([disabled]), a[href], video[controls]")];
+    if (!inside.length) return;
+    const [first, last] = [inside[0], inside[inside.length - 1]];
+    const at = document.activeElement;
+    if (pressed.shiftKey && (at === first || !this.root.contains(at) || at === this.root)) {
+      pressed.preventDefault();
+      last.focus();
+    } else if (!pressed.shiftKey && (at === last || !this.root.contains(at))) {
+      pressed.preventDefault();
+      first.focus();
+    }
+  }
+
   key(pressed) {
     if (!this.isOpen || pressed.altKey || pressed.ctrlKey || pressed.metaKey) return;
+    if (pressed.key === "Tab") {
+      this.keepFocus(pressed);
+      return;
+    }
     const actions = {
       ArrowLeft: () => this.step(-1),
       ArrowRight: () => this.step(1),
