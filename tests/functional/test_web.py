@@ -362,3 +362,26 @@ def test_older_from_the_last_loaded_event_fetches_the_next_page(site: Site, brow
     page.wait_for_function(
         "id => document.querySelector('#player-media img')?.src.includes(id)", arg=shed[49]
     )
+
+
+def test_the_calendar_knows_today_in_the_viewer_zone(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    page.click("#day-button")
+    today = datetime.now(VIEWER_ZONE).date()
+    marked = page.locator("#calendar button[aria-current='date']")
+    assert marked.get_attribute("data-day") == today.isoformat()
+    later = page.locator("#calendar button[data-day]").evaluate_all(
+        "(buttons, today) => buttons.filter(b => b.dataset.day > today).map(b => b.disabled)",
+        today.isoformat(),
+    )
+    assert all(later)  # no picking a day that has not happened yet
+    page.click("#calendar [data-action='today']")
+    wait_loaded(page, day=today.isoformat())
+    on_today = dict(expected_days(site, site.all_events())).get(today.isoformat(), [])
+    assert shown_ids(page) == on_today
+    page.click("#day-button")
+    page.click("#calendar [data-action='all']")
+    wait_loaded(page)
+    assert page.locator("#day-button").inner_text() == "All days"
+    assert len(shown_ids(page)) >= 50
