@@ -32,6 +32,8 @@ FIRST_RENDER_MARK = "camvault:first-timeline"  # set by static/timeline.js
 def open_browser(playwright: Playwright, profile: Path, **options: Any) -> BrowserContext:
     """A headless chromium with a fresh profile in ``profile``; ``options`` go to the context
     (``viewport``, ``timezone_id``, ``locale``, ``accept_downloads`` ...)."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (./.ci/run installs it)")
     return playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=CHROMIUM,
