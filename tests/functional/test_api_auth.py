@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from camvault.accounts.auth_base import Authenticator
 from camvault.api.app import create_app
@@ -342,3 +343,28 @@ def test_bad_account_commands_fail_with_one_line(
     run = camvault(*args, "--config", config, stdin=stdin)
     assert run.code == 1
     assert message in run.err and run.err.count("\n") == 1
+
+
+def test_routes_added_later_are_protected_without_doing_anything(
+    catalog: SQLiteCatalog, auth: Authenticator
+) -> None:
+    app = create_app(catalog, auth, allowed_hosts=("*",))  # the websocket client says "testserver"
+
+    @app.get("/api/v1/added-later")
+    def added_later() -> dict[str, str]:
+        return {"secret": "data"}
+
+    @app.websocket("/api/v1/live")
+    async def live(socket: WebSocket) -> None:
+        await socket.accept()
+        await socket.send_text("hello")
+        await socket.close()
+
+    with TestClient(app, base_url=LOCAL) as client:
+        assert client.get("/api/v1/added-later").status_code == 401
+        assert client.get("/api/v1/added-later", headers=ADMIN).json() == {"secret": "data"}
+        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/api/v1/live"):
+            pass
+        assert refused.value.code == 1008  # policy violation, before the route ever runs
+        with client.websocket_connect("/api/v1/live", headers=ADMIN) as socket:
+            assert socket.receive_text() == "hello"

@@ -17,6 +17,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from camvault.accounts.auth_base import Authenticator, Throttled
@@ -60,18 +61,21 @@ class AuthMiddleware:
         self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        identity = await anyio.to_thread.run_sync(self.identify, request)
+        identity = await anyio.to_thread.run_sync(self.identify, HTTPConnection(scope))
         scope.setdefault("state", {})["identity"] = identity
         if identity.user is None and scope["path"] not in self.public:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": identity.refusal})
+                return
             await _refusal(scope["path"], identity)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def identify(self, request: Request) -> Identity:
+    def identify(self, request: HTTPConnection) -> Identity:
+        """Who sent ``request``; a websocket handshake counts as a GET."""
         address = request.client.host if request.client else "unknown"
         header = request.headers.get("authorization")
         if header is not None:
@@ -82,7 +86,8 @@ class AuthMiddleware:
         session = self.auth.session(session_id)
         if session is None:
             return Identity(None, "your session has ended: sign in again")
-        if request.method not in SAFE_METHODS and request.url.path not in PUBLIC_API:
+        method = request.scope.get("method", "GET")
+        if method not in SAFE_METHODS and request.url.path not in PUBLIC_API:
             sent = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
                 return Identity(None, f"missing or wrong {CSRF_HEADER} header (CSRF check)", 403)
