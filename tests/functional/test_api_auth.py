@@ -5,7 +5,9 @@ the CLI. Real SQLite accounts file; the clock is the only thing moved by hand.""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -255,13 +257,23 @@ def test_failed_logins_are_throttled_per_user_and_per_address(
     login(client)
 
 
-def test_sessions_expire(client: TestClient, clock: Clock) -> None:
+def stored_sessions(accounts: Path) -> int:
+    with closing(sqlite3.connect(accounts)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+
+def test_sessions_expire_and_are_swept(client: TestClient, clock: Clock, tmp_path: Path) -> None:
     login(client)
     clock.now += timedelta(minutes=59)
     assert client.get("/api/v1/session").status_code == 200
     clock.now += timedelta(minutes=2)
     assert client.get("/api/v1/session").status_code == 401
     assert client.get("/").headers["location"] == "/login"
+    client.cookies.clear()
+    login(client)
+    clock.now += timedelta(hours=2)
+    login(client)  # a new login sweeps away the session that expired unseen
+    assert stored_sessions(tmp_path / "accounts.db") == 1
 
 
 def test_session_reports_the_user_of_a_token_without_csrf(client: TestClient) -> None:

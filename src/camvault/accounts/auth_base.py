@@ -69,6 +69,11 @@ class AuthStore(Protocol):
 
     def delete_session(self, id_digest: str) -> None: ...
 
+    def delete_sessions_expired_by(self, instant: datetime) -> None:
+        """Forget every session that expired at or before ``instant`` (a backend with its own
+        expiry, such as a TTL attribute, may do nothing)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -104,6 +109,7 @@ class Authenticator:
             csrf_token=secrets.token_urlsafe(32),
             expires=self._clock() + self._ttl,
         )
+        self.store.delete_sessions_expired_by(self._clock())
         self.store.put_session(digest(session_id), session)
         return NewSession(session_id, session)
 

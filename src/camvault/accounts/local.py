@@ -7,6 +7,7 @@ Implements ``auth_base.AuthStore``; the login rules themselves are ``auth_base.A
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from camvault.accounts.auth_base import Session
@@ -40,6 +41,9 @@ class LocalAuthStore:
 
     def delete_session(self, id_digest: str) -> None:
         self.sessions.delete(id_digest)
+
+    def delete_sessions_expired_by(self, instant: datetime) -> None:
+        self.sessions.delete_expired_by(instant)
 
     def close(self) -> None:
         with self._lock:

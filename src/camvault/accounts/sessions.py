@@ -1,6 +1,6 @@
 """Browser sessions: the hash of the session id, its user, its CSRF token and its expiry.
 
-Expired rows are removed when met and swept whenever a session starts. Never stores a
+Expired rows are removed when met, and swept (``delete_expired_by``) whenever a session starts. Never stores a
 session id itself.
 """
 
@@ -23,7 +23,6 @@ class Sessions:
 
     def put(self, id_digest: str, session: Session) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE expires_ms <= ?", (epoch_ms(datetime.now(UTC)),))
             self._db.execute(
                 "INSERT INTO sessions (id_hash, user, csrf_token, expires_ms) VALUES (?, ?, ?, ?)",
                 (id_digest, session.user, session.csrf_token, epoch_ms(session.expires)),
@@ -37,6 +36,10 @@ class Sessions:
         if row is None:
             return None
         return Session(row[0], row[1], datetime.fromtimestamp(row[2] / 1000, UTC))
+
+    def delete_expired_by(self, instant: datetime) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires_ms <= ?", (epoch_ms(instant),))
 
     def delete(self, id_digest: str) -> None:
         with self._lock:
