@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +23,16 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.support.browser import DESKTOP, PHONE, log_in, open_browser
-from tests.support.web_site import HOSTILE, SCROLL_SNAPS, VIEWER_ZONE, Site, expected_days, served_site
+from tests.support.cli import camvault, set_key
+from tests.support.web_site import (
+    HOSTILE,
+    SCROLL_SNAPS,
+    VIEWER_ZONE,
+    Server,
+    Site,
+    expected_days,
+    served_site,
+)
 
 pytestmark = pytest.mark.functional
 
@@ -385,3 +395,27 @@ def test_the_calendar_knows_today_in_the_viewer_zone(site: Site, browser: Browse
     wait_loaded(page)
     assert page.locator("#day-button").inner_text() == "All days"
     assert len(shown_ids(page)) >= 50
+
+
+def test_the_login_page_says_how_long_to_wait_when_throttled(tmp_path: Path, browser: BrowserContext) -> None:
+    init = camvault("init", tmp_path / "site")
+    assert init.code == 0, init.err
+    secret = init.out.split("keep it safe): ", 1)[1].split()[0]
+    config = tmp_path / "site" / "camvault.toml"
+    set_key(config, "auth.login_attempts", 2)
+    server = Server(config)
+    try:
+        page = browser.pages[0]
+        page.goto(f"{server.url}/login")
+        for _ in range(2):
+            page.fill("#username", "admin")
+            page.fill("#password", "wrong password")
+            page.click("#login-button")
+            expect(page.locator("#login-error")).to_have_text("Wrong user name or password.")
+        page.fill("#password", secret)  # while throttled, even the right secret waits
+        page.click("#login-button")  # waits for the button: disabled while a login is on its way
+        expect(page.locator("#login-error")).to_have_text(re.compile(r"Too many attempts\. Wait \d+ seconds"))
+        assert page.url == f"{server.url}/login"
+        shot(page, "login-throttled")
+    finally:
+        server.stop()
