@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from camvault.accounts.registry import CameraRegistry
+from camvault.accounts.schema import MIGRATIONS as ACCOUNTS
 from camvault.catalog.base import EventQuery
 from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.cli.data import _prune
@@ -28,8 +29,10 @@ pytestmark = pytest.mark.functional
 OPENERS = {
     "journal": "from camvault.processor.journal import Journal as Opened",
     "cameras": "from camvault.accounts.registry import CameraRegistry as Opened",
+    "users": "from camvault.accounts.local import LocalAuthStore as Opened",
     "catalog": "from camvault.catalog.sqlite import SQLiteCatalog as Opened",
 }
+SCHEMA_VERSION = {"journal": 1, "cameras": len(ACCOUNTS), "users": len(ACCOUNTS), "catalog": 1}
 
 
 @pytest.mark.parametrize("what", sorted(OPENERS))
@@ -53,7 +56,7 @@ def test_processes_opening_a_fresh_database_together_all_succeed(tmp_path: Path,
         errors = [child.communicate(timeout=60)[1] for child in children]
         assert [child.returncode for child in children] == [0, 0, 0, 0], errors
         with closing(sqlite3.connect(path)) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+            assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION[what]
 
 
 def test_a_failed_journal_write_releases_the_lock(tmp_path: Path) -> None:
