@@ -117,10 +117,12 @@ def video_plays(page: Page) -> dict[str, Any]:
     )
 
 
-def fetch(site: Site, path: str, *, token: bool = False) -> http.client.HTTPResponse:
+def fetch(
+    site: Site, path: str, *, token: bool = False, headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
     """GET ``path`` without following redirects (and without cookies)."""
     connection = http.client.HTTPConnection(site.url.removeprefix("http://"), timeout=10)
-    headers = {"Authorization": f"Bearer {site.secret}"} if token else {}
+    headers = {**(headers or {}), **({"Authorization": f"Bearer {site.secret}"} if token else {})}
     connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     response.read()
@@ -147,6 +149,10 @@ def test_only_the_login_page_and_its_files_are_served_without_a_login(site: Site
     for private in ("/static/app.js", "/static/timeline.js", "/static/player.js"):
         assert fetch(site, private).status == 401, private
         assert fetch(site, private, token=True).status == 200, private
+    module = fetch(site, "/static/app.js", token=True)
+    assert module.getheader("Cache-Control") == "no-cache"
+    unchanged = fetch(site, "/static/app.js", token=True, headers={"If-None-Match": module.getheader("ETag")})
+    assert unchanged.status == 304  # a reload revalidates without downloading again
     already = fetch(site, "/login", token=True)
     assert (already.status, already.getheader("Location")) == (303, "/")  # signed in: straight to the app
     for missing in ("/static/index.html", "/static/nothing.js", "/static/..%2Froutes.py"):

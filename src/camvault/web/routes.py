@@ -37,7 +37,7 @@ _CONTENT_TYPES = MappingProxyType(
         ".svg": "image/svg+xml",
     }
 )
-# Revalidate on every load: an upgrade must never leave a browser with stale modules.
+# Revalidate on every load (a 304 when unchanged): an upgrade never leaves a browser with stale modules.
 _CACHE = {"Cache-Control": "no-cache"}
 
 Authenticated = Callable[[Request], bool]
@@ -59,13 +59,13 @@ def mount(app: FastAPI, *, authenticated: Authenticated | None = None) -> None:
     def home(request: Request) -> Response:
         if not check(request):
             return RedirectResponse("/login", status_code=303)
-        return _file(files["index.html"])
+        return _file(files["index.html"], request)
 
     @app.get("/login", include_in_schema=False)
     def login(request: Request) -> Response:
         if check(request):
             return RedirectResponse("/", status_code=303)
-        return _file(files["login.html"])
+        return _file(files["login.html"], request)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str, request: Request) -> Response:
@@ -74,8 +74,15 @@ def mount(app: FastAPI, *, authenticated: Authenticated | None = None) -> None:
             return Response("not found\n", status_code=404, media_type="text/plain")
         if name not in PUBLIC_STATIC and not check(request):
             return Response("log in first: /login\n", status_code=401, media_type="text/plain")
-        return _file(path)
+        return _file(path, request)
 
 
-def _file(path: Path) -> FileResponse:
-    return FileResponse(path, media_type=_CONTENT_TYPES[path.suffix], headers=_CACHE)
+def _file(path: Path, request: Request) -> Response:
+    """The file, or 304 when the browser's copy (``If-None-Match``) is current."""
+    response = FileResponse(
+        path, media_type=_CONTENT_TYPES[path.suffix], headers=_CACHE, stat_result=path.stat()
+    )
+    etag = response.headers["etag"]
+    if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers={"ETag": etag, **_CACHE})
+    return response
