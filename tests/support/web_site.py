@@ -179,18 +179,20 @@ def add_hostile_camera_event(site: Site, source_id: str) -> str:
 
 
 class Server:
-    """``camvault serve`` as a real process on a free loopback port."""
+    """``camvault serve`` as a real process on a free loopback port; its output goes to a log file
+    beside the config (a pipe nobody reads could fill up and stall the server)."""
 
     def __init__(self, config: Path) -> None:
         port = free_port()
         set_key(config, "api.listen", f"127.0.0.1:{port}")
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "camvault", "serve", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.log = config.parent / "serve.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "camvault", "serve", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -201,13 +203,14 @@ class Server:
         raise AssertionError(f"serve did not answer: {self.stop()}")
 
     def stop(self) -> str:
+        """Stop the server; its output."""
         self.process.send_signal(signal.SIGINT)
         try:
-            output, _ = self.process.communicate(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-        return output
+            self.process.wait()
+        return self.log.read_text(errors="replace")
 
 
 def _catalog_events(site: Site) -> list[dict[str, Any]]:
