@@ -74,7 +74,10 @@ def event(
 @contextmanager
 def served_http(app: Any) -> Iterator[str]:
     """Run ``app`` under a real uvicorn on a free loopback port, in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    # the asyncio loop: uvloop keeps a wake-up pipe open after its loop closes
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", loop="asyncio"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
