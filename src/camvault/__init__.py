@@ -18,6 +18,7 @@ The parts, along the one data path (see docs/architecture.md)::
 ``retention``  which events expire (a pure plan over a store listing) and deleting them safely.
 ``keep``       the keep marker beside an original: retention never deletes a kept event.
 ``api``        the REST API (FastAPI).
+``web``        the web app (static pages and ES modules) the API's app serves.
 ``cli``        the ``camvault`` command.
 ``factory``    the one place that builds adapters from settings and passes them in.
 """

@@ -30,6 +30,8 @@ from camvault.store.base import Notify, ObjectStore, read_all
 from camvault.store.url import StorageLocation, parse_storage_url
 
 if TYPE_CHECKING:
+    from camvault.accounts.auth_base import Authenticator
+    from camvault.accounts.local import LocalAuthStore
     from camvault.gateway.server import Gateway
     from camvault.gateway.spool import Arrival, Spool
     from camvault.gateway.uploader import Uploader
@@ -91,6 +93,30 @@ def open_catalog(config: Config) -> Catalog:
 
 def open_cameras(config: Config) -> CameraRegistry:
     return CameraRegistry(sqlite_path(config.settings.accounts.url, config, "[accounts] url"))
+
+
+def open_auth_store(config: Config) -> LocalAuthStore:
+    """Users, API tokens and sessions in the accounts database."""
+    from camvault.accounts.local import LocalAuthStore
+
+    return LocalAuthStore(sqlite_path(config.settings.accounts.url, config, "[accounts] url"))
+
+
+def open_auth(config: Config, *, clock: Clock = utcnow) -> Authenticator:
+    """The login rules of ``[auth]`` over the accounts database."""
+    from camvault.accounts.auth_base import Authenticator
+    from camvault.accounts.throttle import LoginThrottle
+
+    settings = config.settings.auth
+    return Authenticator(
+        open_auth_store(config),
+        admin_password_hash=settings.admin_password_hash,
+        session_ttl=timedelta(hours=settings.session_hours),
+        throttle=LoginThrottle(
+            settings.login_attempts, timedelta(seconds=settings.login_window_seconds), clock
+        ),
+        clock=clock,
+    )
 
 
 class NotifyRelay:

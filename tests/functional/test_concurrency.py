@@ -28,6 +28,7 @@ pytestmark = pytest.mark.functional
 OPENERS = {
     "journal": "from camvault.processor.journal import Journal as Opened",
     "cameras": "from camvault.accounts.registry import CameraRegistry as Opened",
+    "users": "from camvault.accounts.local import LocalAuthStore as Opened",
     "catalog": "from camvault.catalog.sqlite import SQLiteCatalog as Opened",
 }
 

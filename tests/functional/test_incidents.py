@@ -20,6 +20,7 @@ from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.config.loader import load_config
 from camvault.domain.keys import event_id_for_key
 from camvault.factory import open_catalog
+from tests.support.api import ADMIN, authenticator
 from tests.support.catalog_backends import make_event
 from tests.support.cli import camvault, init_data
 from tests.support.media import make_clip, make_jpeg
@@ -59,8 +60,10 @@ def config(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(config: Path, tmp_path: Path) -> Iterator[TestClient]:
     catalog = open_catalog(load_config(str(config), {}, tmp_path))
-    with TestClient(create_app(catalog), base_url=LOCAL) as client:
+    auth = authenticator(tmp_path / "api-accounts.db")
+    with TestClient(create_app(catalog, auth), base_url=LOCAL, headers=ADMIN) as client:
         yield client
+    auth.close()
     catalog.close()
 
 

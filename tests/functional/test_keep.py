@@ -22,6 +22,7 @@ from camvault.domain.keys import event_id_for_key, keep_marker_key
 from camvault.factory import Runtime, build_retention, build_runtime
 from tests.functional.test_serve import free_port
 from tests.support.aged import ingest_at
+from tests.support.api import ADMIN, authenticator
 from tests.support.cli import camvault, init_data, set_key
 from tests.support.media import make_jpeg
 
@@ -85,10 +86,12 @@ def runtime(config: Path, tmp_path: Path) -> Iterator[Runtime]:
     built.close()
 
 
-def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime) -> None:
+def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime, tmp_path: Path) -> None:
     event_id = event_id_for_key(OLD_KEY)
-    app = create_app(runtime.catalog, store=runtime.store)
-    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+    auth = authenticator(tmp_path / "api-accounts.db")
+    app = create_app(runtime.catalog, auth, store=runtime.store)
+    with TestClient(app, base_url="http://127.0.0.1:8080", headers=ADMIN) as client:
+        assert client.put(f"/api/v1/events/{event_id}/keep", headers={"Authorization": ""}).status_code == 401
         kept = client.put(f"/api/v1/events/{event_id}/keep")
         assert kept.status_code == 200 and kept.json()["keep"] is True and kept.json()["id"] == event_id
         assert client.get(f"/api/v1/events/{event_id}").json()["keep"] is True
@@ -104,6 +107,7 @@ def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime) 
         spec = client.get("/api/v1/openapi.json").json()
         assert {"put", "delete"} <= set(spec["paths"]["/api/v1/events/{event_id}/keep"])
 
+    auth.close()
     report = build_retention(runtime, clock=lambda: datetime.now(UTC)).run()
     assert [r.original for r in report.deleted] == [OLD_KEY]
 
@@ -111,6 +115,7 @@ def test_api_marks_and_releases_keep_and_retention_honours_it(runtime: Runtime) 
 def test_the_api_verb_alone_can_mark_keep(config: Path, tmp_path: Path) -> None:
     port = free_port()
     set_key(config, "api.listen", f"127.0.0.1:{port}")
+    token = camvault("token", "create", "keeper", "--config", config).lines()[-1]
     api = subprocess.Popen(
         [sys.executable, "-m", "camvault", "api", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -121,7 +126,9 @@ def test_the_api_verb_alone_can_mark_keep(config: Path, tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                request = urllib.request.Request(url, method="PUT")
+                request = urllib.request.Request(
+                    url, method="PUT", headers={"Authorization": f"Bearer {token}"}
+                )
                 with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local server
                     assert json.loads(response.read())["keep"] is True
                 break

@@ -20,6 +20,7 @@ from camvault.factory import open_spool
 from camvault.gateway.metrics import Counters, exposition
 from camvault.gateway.spool import Arrival, Spool
 from tests.functional.test_serve import Served
+from tests.support.api import ADMIN, authenticator
 from tests.support.cli import camvault, init_data, set_key
 
 pytestmark = pytest.mark.functional
@@ -96,11 +97,14 @@ def test_metrics_route_serves_prometheus_text(config_path: Path, spool: Spool) -
     spool_upload(spool, "a.jpg", 100)
     Counters(spool.outbox).rejected()
     catalog = SQLiteCatalog(config_path.parent / "catalog.db")
+    auth = authenticator(config_path.parent / "api-accounts.db")
     try:
-        app = create_app(catalog, metrics=lambda: exposition(spool, None, datetime.now(UTC)))
+        app = create_app(catalog, auth, metrics=lambda: exposition(spool, None, datetime.now(UTC)))
         with TestClient(app, base_url="http://127.0.0.1") as client:
-            response = client.get("/api/v1/metrics")
+            assert client.get("/api/v1/metrics").status_code == 401  # figures need a login too
+            response = client.get("/api/v1/metrics", headers=ADMIN)
     finally:
+        auth.close()
         catalog.close()
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -116,7 +120,9 @@ def test_metrics_route_serves_prometheus_text(config_path: Path, spool: Spool) -
 def test_serve_answers_metrics(config_path: Path) -> None:
     served = Served(config_path)
     try:
-        with urllib.request.urlopen(f"{served.url}/metrics", timeout=5) as response:  # noqa: S310 - loopback
+        headers = {"Authorization": f"Bearer {served.token}"}
+        request = urllib.request.Request(f"{served.url}/metrics", headers=headers)  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
             text = response.read().decode()
     finally:
         served.stop()

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from camvault.api.app import LOCAL_HOSTS
+from camvault.cli.run import allowed_hosts
 from tests.support.cli import camvault, camvault_process, init_data, set_key
 from tests.support.media import make_clip, make_jpeg
 from tests.support.seaweed import SeaweedServer
@@ -32,13 +35,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local test server
+def get_json(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - local test server
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - local test server
         return json.loads(response.read())
 
 
 class Served:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        created = camvault("token", "create", "tests", "--config", config)
+        assert created.code == 0, created.err
+        self.token = created.lines()[-1]
         self.port = free_port()
         set_key(config, "api.listen", f"127.0.0.1:{self.port}")
         set_key(config, "gateway.listen", f"127.0.0.1:{free_port()}")  # serve starts the FTP gateway too
@@ -89,7 +97,7 @@ def test_ingest_while_serving_is_visible_over_http_within_a_second(served: Serve
     run = camvault_process("ingest", clip, snap, "--camera", "garage", "--config", config)
     returned = time.monotonic()
     assert run.code == 0, run.err + run.out
-    listed = get_json(f"{served.url}/events")
+    listed = get_json(f"{served.url}/events", served.token)
     assert time.monotonic() - returned < 1.0
     snap_event, clip_event = listed["events"]  # newest first
     assert clip_event["camera"] == snap_event["camera"] == "garage"
@@ -104,8 +112,8 @@ def test_ingest_while_serving_is_visible_over_http_within_a_second(served: Serve
     for event in (clip_event, snap_event):
         thumb = tmp_path / "data" / "objects" / event["thumbnail_key"]
         assert thumb.read_bytes()[:2] == b"\xff\xd8"
-        assert get_json(f"{served.url}/events/{event['id']}") == event
-    cameras = get_json(f"{served.url}/cameras")["cameras"]
+        assert get_json(f"{served.url}/events/{event['id']}", served.token) == event
+    cameras = get_json(f"{served.url}/cameras", served.token)["cameras"]
     assert [(c["name"], c["event_count"]) for c in cameras] == [("garage", 2)]
 
 
@@ -115,12 +123,18 @@ def test_serve_prints_where_to_point_the_browser_and_stops_cleanly(served: Serve
     assert f"http://127.0.0.1:{served.port}/api/v1" in served.output
 
 
-def test_serve_refuses_to_expose_the_api_beyond_this_machine(tmp_path: Path) -> None:
-    config = init_data(tmp_path / "data")
-    set_key(config, "api.listen", "0.0.0.0:8080")
-    run = camvault("serve", "--config", config)
-    assert run.code == 1
-    assert "[api] listen" in run.err and "127.0.0.1" in run.err
+def test_served_api_refuses_requests_without_a_valid_token(served: Served) -> None:
+    for token in (None, "cv_not-a-token"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get_json(f"{served.url}/events", token)
+        assert refused.value.code == 401
+        refused.value.close()
+
+
+def test_only_a_loopback_listener_checks_the_host_name() -> None:
+    """On loopback a foreign Host header means DNS rebinding; elsewhere auth protects every route."""
+    assert allowed_hosts("127.0.0.1") == allowed_hosts("::1") == LOCAL_HOSTS
+    assert allowed_hosts("0.0.0.0") == allowed_hosts("192.168.1.20") == ("*",)
 
 
 def test_pipeline_on_a_real_s3_server(seaweed: SeaweedServer, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_serve_makes_the_small_version_and_speaks_for_the_mqtt_status(
         assert run.code == 0, run.err
 
         def small_key() -> object:
-            return get_json(f"{served.url}/events")["events"][0]["small_key"]
+            return get_json(f"{served.url}/events", served.token)["events"][0]["small_key"]
 
         wait_for(small_key, timeout_s=60, what="serve's transcode worker")
         assert small_key() == f"backyard/2016-10-18/Hour-11/record/{CLIP.removesuffix('.mp4')}-small.mp4"

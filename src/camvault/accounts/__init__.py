@@ -1,1 +1,7 @@
-"""Cameras (and, later, users and API tokens), with secrets stored only as hashes."""
+"""Who may upload and who may look, with secrets stored only as hashes.
+
+``registry``: cameras and their FTP passwords. ``auth_base``: the login rules (admin secret,
+sessions, API tokens, throttling via ``throttle``) over the ``AuthStore`` primitives; ``local``
+implements them on the accounts SQLite file with ``users``, ``tokens`` and ``sessions``;
+``schema`` holds that file's tables; ``passwords`` hashes with scrypt.
+"""

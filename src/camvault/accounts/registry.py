@@ -17,26 +17,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from camvault.accounts.passwords import hash_secret, verify_secret
+from camvault.accounts.schema import open_accounts
 from camvault.domain.keys import validate_camera_name
 from camvault.domain.model import epoch_ms
 from camvault.domain.timeline import parse_zone
-from camvault.sqlitedb import connect, migrate
-
-_MIGRATIONS = [
-    (
-        """CREATE TABLE cameras (
-            name TEXT PRIMARY KEY COLLATE NOCASE,
-            timezone TEXT NOT NULL,
-            password_hash TEXT,
-            created_ms INTEGER NOT NULL
-        )""",
-    ),
-    (
-        "ALTER TABLE cameras ADD COLUMN retention_days INTEGER",
-        "ALTER TABLE cameras ADD COLUMN transcode INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE cameras ADD COLUMN notify INTEGER NOT NULL DEFAULT 1",
-    ),
-]
 
 _SELECT = (
     "SELECT name, timezone, password_hash IS NOT NULL, created_ms, retention_days, transcode, notify "
@@ -111,12 +95,7 @@ class CameraRegistry:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
-        self._db = connect(path)
-        try:
-            migrate(self._db, _MIGRATIONS, "accounts")
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_accounts(path)
 
     def add(self, name: str, timezone: str, password: str | None = None) -> Camera:
         try:

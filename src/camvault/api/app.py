@@ -1,47 +1,54 @@
-"""The REST API: cameras, events with filters and cursor pagination, event detail, health.
+"""The HTTP app: assembles the API routers, the web pages and the middleware around them.
 
-Routes read the catalog they are given; they never open stores or read settings themselves.
-JSON shapes are the event object of the contract (``CatalogEvent.to_json``). Bad parameters
-are answered 400 with a message, never 500.
+Outermost first: security headers on every response, the Host-header check (DNS rebinding),
+then ``AuthMiddleware``, which refuses every non-public path without a valid login or token.
+Routes get their collaborators (catalog, store, authenticator) passed in; nothing here reads
+settings or opens a database. Bad parameters are answered 400 with a message, never 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from camvault import __version__
+from camvault.accounts.auth_base import Authenticator
+from camvault.api.auth import PUBLIC_API, AuthMiddleware, auth_router, is_authenticated
+from camvault.api.events import events_router
+from camvault.api.incidents import incident_routes
+from camvault.api.keep import keep_routes
+from camvault.api.media import media_router
 from camvault.api.metrics import metrics_router
-from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
-from camvault.domain.model import format_instant, parse_instant
-from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
+from camvault.api.security import SecurityHeadersMiddleware
+from camvault.catalog.base import Catalog
+from camvault.clock import Clock, utcnow
 from camvault.store.base import ObjectStore
 
 API = "/api/v1"
-
-
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+ANY_HOST = ("*",)
 
 
 def create_app(
     catalog: Catalog,
-    registered: Callable[[], Iterable[str]] | None = None,
+    auth: Authenticator,
     *,
+    store: ObjectStore | None = None,
+    registered: Callable[[], Iterable[str]] | None = None,
     allowed_hosts: Sequence[str] = LOCAL_HOSTS,
     metrics: Callable[[], str] | None = None,
-    store: ObjectStore | None = None,
+    clock: Clock = utcnow,
 ) -> FastAPI:
-    """The API app over ``catalog``. ``registered`` names the cameras known to this site, so a
-    camera that has not uploaded yet is listed too (with no events). Requests whose ``Host``
-    header is not in ``allowed_hosts`` are refused, so a web page cannot reach the API through
-    DNS rebinding."""
+    """The API and web app over ``catalog`` (events), ``store`` (media) and ``auth`` (who may
+    ask); ``clock`` says what day it is. Requests whose ``Host`` header is not in
+    ``allowed_hosts`` are refused, so a web page cannot reach a loopback-only API through DNS
+    rebinding."""
     app = FastAPI(
         title="camvault",
         version=__version__,
@@ -50,122 +57,56 @@ def create_app(
         redoc_url=None,
     )
 
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    app.include_router(metrics_router(metrics, prefix=API))  # figures in Prometheus text, when given
-
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=400)
 
-    @app.get(f"{API}/healthz")
+    @app.get(f"{API}/healthz", tags=["health"], openapi_extra={"security": []})
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get(f"{API}/cameras")
-    def cameras() -> dict[str, Any]:
-        summaries = {summary.camera: summary for summary in catalog.cameras()}
-        for name in registered() if registered else ():
-            summaries.setdefault(name, CameraSummary(name, 0, 0, 0, None))
-        return {"cameras": [_camera_json(summaries[name]) for name in sorted(summaries)]}
-
-    @app.get(f"{API}/events")
-    def events(
-        camera: str | None = None,
-        start: Annotated[str | None, Query(description="inclusive instant, ISO 8601 with offset")] = None,
-        end: Annotated[str | None, Query(description="exclusive instant, ISO 8601 with offset")] = None,
-        day: Annotated[
-            date | None, Query(alias="date", description="a local day YYYY-MM-DD, read in `tz`")
-        ] = None,
-        tz: Annotated[str, Query(description="IANA time zone for `date`")] = "UTC",
-        kind: Literal["record", "snap"] | None = None,
-        order: Literal["newest", "oldest"] = "newest",
-        cursor: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    ) -> dict[str, Any]:
-        lower, upper = _instant(start, "start"), _instant(end, "end")
-        if day is not None:
-            bounds = _day(day, tz)
-            lower = max(lower, bounds.start) if lower else bounds.start
-            upper = min(upper, bounds.end) if upper else bounds.end
-        try:
-            query = EventQuery(
-                camera=camera,
-                start=lower,
-                end=upper,
-                kind=kind,
-                newest_first=order == "newest",
-                limit=limit,
-                cursor=cursor,
-            )
-        except BadCursor as exc:
-            raise HTTPException(400, str(exc)) from None
-        page = catalog.query(query)
-        return {
-            "events": [event.to_json() for event in page.events],
-            "next_cursor": page.next_cursor,
-        }
-
-    @app.get(f"{API}/events/{{event_id}}")
-    def event(event_id: str) -> dict[str, Any]:
-        found = catalog.get(event_id)
-        if found is None:
-            raise HTTPException(404, f"no event {event_id!r}")
-        return found.to_json()
-
-    _include_route_modules(app, catalog, store)
+    app.include_router(auth_router(auth))
+    app.include_router(events_router(catalog, registered, clock))
+    app.include_router(media_router(catalog, store))
+    app.include_router(incident_routes(catalog, clock))
+    if store is not None:  # marking keep writes a marker object into the store
+        app.include_router(keep_routes(catalog, store))
+    app.include_router(metrics_router(metrics, prefix=API))  # figures in Prometheus text, when given
+    # Routers included here are covered by AuthMiddleware unchanged.
+    public = PUBLIC_API | _mount_web(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(AuthMiddleware, auth=auth, public=public)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
-def _include_route_modules(app: FastAPI, catalog: Catalog, store: ObjectStore | None) -> None:
-    from camvault.api import incidents, keep  # route modules; they use this module's helpers
+def _mount_web(app: FastAPI) -> frozenset[str]:
+    """Add the web app's pages; the paths it serves without a login."""
+    from camvault.web.routes import PUBLIC_PATHS, mount
 
-    app.include_router(incidents.incident_routes(catalog), prefix=API)
-    if store is not None:  # marking keep writes a marker object into the store
-        app.include_router(keep.keep_routes(catalog, store), prefix=API)
+    mount(app, authenticated=is_authenticated)
+    return PUBLIC_PATHS
 
 
-def _camera_json(summary: CameraSummary) -> dict[str, Any]:
-    latest = summary.latest
-    return {
-        "name": summary.camera,
-        "event_count": summary.event_count,
-        "record_count": summary.record_count,
-        "snap_count": summary.snap_count,
-        "latest": latest.to_json() if latest else None,
-        "last_seen": format_instant(latest.capture_time) if latest else None,
-    }
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, saying how to authenticate: a Bearer token or the session cookie."""
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        spec.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "camvault_session"},
+        }
+        spec["security"] = [{"bearer": []}, {"session": []}]
+        spec["paths"][f"{API}/login"]["post"]["security"] = []
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 def _validation_message(exc: RequestValidationError) -> str:
     """One readable line from FastAPI's structured validation errors."""
     parts = []
     for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
-
-
-def _day(day: date, tz: str) -> DayBounds:
-    try:
-        return day_bounds(day, _zone(tz))
-    except ValueError as exc:
-        raise HTTPException(400, f"date={day.isoformat()}: {exc}") from None
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise HTTPException(
-            400,
-            f"{name}={value!r} is not an ISO 8601 instant with an offset, e.g. 2024-03-10T07:00:00Z",
-        ) from None
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return parse_zone(name)
-    except ValueError as exc:
-        raise HTTPException(400, f"tz: {exc}") from None

@@ -8,18 +8,18 @@ catalog they are given; they never open stores or read settings.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from camvault.api.app import _day, _instant
+from camvault.api.events import API, time_window
 from camvault.catalog.base import MAX_LIMIT, BadCursor, Catalog, IncidentQuery
+from camvault.clock import Clock, utcnow
 
 
-def incident_routes(catalog: Catalog) -> APIRouter:
-    """The incident routes over ``catalog``, to include under ``/api/v1``."""
-    router = APIRouter()
+def incident_routes(catalog: Catalog, clock: Clock = utcnow) -> APIRouter:
+    """The incident routes over ``catalog``; ``clock`` says what ``date=today`` means."""
+    router = APIRouter(prefix=API, tags=["incidents"])
 
     @router.get("/incidents")
     def incidents(
@@ -27,18 +27,15 @@ def incident_routes(catalog: Catalog) -> APIRouter:
         start: Annotated[str | None, Query(description="inclusive instant, ISO 8601 with offset")] = None,
         end: Annotated[str | None, Query(description="exclusive instant, ISO 8601 with offset")] = None,
         day: Annotated[
-            date | None, Query(alias="date", description="a local day YYYY-MM-DD, read in `tz`")
+            str | None,
+            Query(alias="date", description="a local day YYYY-MM-DD, or `today`, read in `tz`"),
         ] = None,
         tz: Annotated[str, Query(description="IANA time zone for `date`")] = "UTC",
         order: Literal["newest", "oldest"] = "newest",
         cursor: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     ) -> dict[str, Any]:
-        lower, upper = _instant(start, "start"), _instant(end, "end")
-        if day is not None:
-            bounds = _day(day, tz)
-            lower = max(lower, bounds.start) if lower else bounds.start
-            upper = min(upper, bounds.end) if upper else bounds.end
+        lower, upper = time_window(start, end, day, tz, clock)
         try:
             query = IncidentQuery(camera, lower, upper, order == "newest", limit, cursor)
         except BadCursor as exc:

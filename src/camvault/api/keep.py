@@ -11,14 +11,15 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from camvault.api.events import API
 from camvault.catalog.base import Catalog
 from camvault.keep import UnknownEvent, set_keep
 from camvault.store.base import ObjectStore
 
 
 def keep_routes(catalog: Catalog, store: ObjectStore) -> APIRouter:
-    """The keep routes over ``catalog`` and ``store``, to include under ``/api/v1``."""
-    router = APIRouter()
+    """The keep routes over ``catalog`` and ``store``."""
+    router = APIRouter(prefix=API, tags=["events"])
 
     def change(event_id: str, keep: bool) -> dict[str, Any]:
         try:

@@ -8,7 +8,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
 from camvault.factory import (
     build_runtime,
+    open_auth,
     open_cameras,
     open_catalog,
     open_spool,
@@ -55,17 +56,19 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def check_loopback(host: str) -> None:
-    """Until the API has authentication it may only listen on this machine."""
+def is_loopback(host: str) -> bool:
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        raise ConfigError(
-            f"[api] listen = {host!r}: this version's API has no login yet, so it only listens on "
-            '127.0.0.1; set [api] listen = "127.0.0.1:8080" and reach it through an SSH tunnel'
-        )
+        return False
+
+
+def allowed_hosts(host: str) -> tuple[str, ...]:
+    """Host names the API answers to: on a loopback address only loopback names (a web page
+    cannot reach it through DNS rebinding); elsewhere any, since every route needs a login."""
+    from camvault.api.app import ANY_HOST, LOCAL_HOSTS
+
+    return LOCAL_HOSTS if is_loopback(host) else ANY_HOST
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -83,9 +86,8 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def checked_listen(config: Config) -> tuple[str, int]:
-    """The API's host and port, once they are known to be loopback and free."""
+    """The API's host and port, once the port is known to be free."""
     host, port = split_listen(config.settings.api.listen)
-    check_loopback(host)
     check_port_free(host, port)
     return host, port
 
@@ -124,32 +126,35 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
     host, port = checked_listen(config)
-    runtime = build_runtime(config, notifications=True)
-    try:
+    with ExitStack() as stack:
+        runtime = build_runtime(config, notifications=True)
+        stack.callback(runtime.close)
+        auth = open_auth(config)
+        stack.callback(auth.close)
         runtime.workers.start()
         runtime.transcodes.start()
-        with running_gateway(runtime) as gateway:
-            where = storage_location(config)
-            print(f"camvault serving from {config.path or config.base_dir}")
-            print(f"  cameras:  {describe(config, gateway)}")
-            print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
-            print(f"  catalog:  {config.settings.catalog.url}")
-            print(f"  browser:  http://{host}:{port}/api/v1/events  (JSON API; the web app comes later)")
-            schedule = start_schedule(runtime)
-            try:
-                with metrics_source(config, runtime.journal) as metrics:
-                    app = create_app(
-                        runtime.catalog,
-                        registered=runtime.cameras.names,
-                        metrics=metrics,
-                        store=runtime.store,
-                    )
-                    _serve_api(host, port, app)
-            finally:
-                if schedule is not None:
-                    schedule.stop()
-    finally:
-        runtime.close()
+        gateway = stack.enter_context(running_gateway(runtime))
+        schedule = start_schedule(runtime)
+        if schedule is not None:
+            stack.callback(schedule.stop)
+        metrics = stack.enter_context(metrics_source(config, runtime.journal))
+        where = storage_location(config)
+        print(f"camvault serving from {config.path or config.base_dir}")
+        print(f"  cameras:  {describe(config, gateway)}")
+        print(f"  objects:  {config.settings.storage.url} ({where.root or where.bucket})")
+        print(f"  catalog:  {config.settings.catalog.url}")
+        url = _browser_url(host, port)
+        print(f"  browser:  {url}  (sign in as admin with the secret from init)")
+        print(f"  api:      {url}api/v1  (Bearer tokens: `camvault token create NAME`)")
+        app = create_app(
+            runtime.catalog,
+            auth,
+            store=runtime.store,
+            registered=runtime.cameras.names,
+            allowed_hosts=allowed_hosts(host),
+            metrics=metrics,
+        )
+        _serve_api(host, port, app)
     return 0
 
 
@@ -184,13 +189,32 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
     host, port = checked_listen(config)
-    catalog = open_catalog(config)
-    store = open_store(config, None)  # for keep markers; it notifies nobody (markers are never processed)
-    try:
-        with open_cameras(config) as cameras, metrics_source(config, None) as metrics:
-            app = create_app(catalog, registered=cameras.names, metrics=metrics, store=store)
-            _serve_api(host, port, app)
-    finally:
-        store.close()
-        catalog.close()
+    with ExitStack() as stack:
+        catalog = open_catalog(config)
+        stack.callback(catalog.close)
+        store = open_store(config, notify=None)  # media and keep markers; markers are never processed
+        stack.callback(store.close)
+        auth = open_auth(config)
+        stack.callback(auth.close)
+        cameras = stack.enter_context(open_cameras(config))
+        metrics = stack.enter_context(metrics_source(config, None))
+        print(f"camvault API on {_browser_url(host, port)}api/v1")
+        app = create_app(
+            catalog,
+            auth,
+            store=store,
+            registered=cameras.names,
+            allowed_hosts=allowed_hosts(host),
+            metrics=metrics,
+        )
+        _serve_api(host, port, app)
     return 0
+
+
+def _browser_url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    if not is_loopback(host):
+        print(
+            f"  note:     {host} is reachable from other machines over plain HTTP; put a TLS proxy in front"
+        )
+    return f"http://{shown}:{port}/"

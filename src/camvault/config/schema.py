@@ -207,7 +207,10 @@ class GatewaySettings:
 @dataclass(frozen=True)
 class ApiSettings:
     listen: str = setting(
-        "127.0.0.1:8080", "HTTP address of the REST API and web app, HOST:PORT.", check_listen
+        "127.0.0.1:8080",
+        "HTTP address of the REST API and web app, HOST:PORT (any address: every route needs a login; "
+        "put a TLS proxy in front when it is not loopback).",
+        check_listen,
     )
 
 
@@ -359,6 +362,17 @@ class AuthSettings:
         "Hash of the admin secret printed once by `camvault init` (never the secret itself).",
         secret=True,
     )
+    session_hours: float = setting(
+        168.0, "How long a web login lasts, in hours, before signing in again.", positive
+    )
+    login_attempts: int = setting(
+        10,
+        "Failed logins allowed per client address and per user name within the window; then 429.",
+        at_least(1),
+    )
+    login_window_seconds: int = setting(
+        900, "The window, in seconds, over which failed logins are counted.", at_least(1)
+    )
 
 
 @dataclass(frozen=True)
@@ -394,5 +408,5 @@ SECTION_HELP: dict[str, str] = {
     "transcode": "Small versions of clips (H.264 MP4) for phones and slow links, made after cataloging.",
     "mqtt": "Event notifications over MQTT, with Home Assistant discovery (docs/notifications.md).",
     "webhooks": "Event notifications as signed HTTP POSTs (docs/notifications.md).",
-    "auth": "Access to the API and web app (login arrives with the web app; the API is loopback-only).",
+    "auth": "Who may use the API and web app: the admin secret, login sessions, login throttling.",
 }
