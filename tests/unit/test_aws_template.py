@@ -59,13 +59,7 @@ EXPECTED = {
     ),
     ("ProcessorRole", "ReadAndDeriveObjects"): ({"s3:GetObject", "s3:PutObject"}, [OBJECTS]),
     ("ProcessorRole", "WriteCatalog"): (
-        {
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-        },
+        {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         [TABLE_ARN],
     ),
     ("ProcessorRole", "ConsumeQueue"): (

@@ -6,7 +6,7 @@ Three principals touch camvault's data, each with only what its job needs:
   (``s3:PutObject`` covers create, upload-part and complete; abort and list-parts are named):
   it can never read, list or delete, so a stolen gateway credential cannot see or erase clips;
 - the **processor** Lambda reads originals and writes derived objects under the prefix, reads
-  and writes the catalog table, consumes its queue and writes its own log group;
+  and writes catalog items (it never queries), consumes its queue and writes its own log group;
 - the **API** Lambda reads the catalog table and the objects under the prefix (presigned URLs
   are signed with its role, so the role needs ``s3:GetObject``) and writes its own log group.
 
@@ -30,11 +30,12 @@ GATEWAY_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartU
 PROCESSOR_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
 PROCESSOR_TABLE_ACTIONS = (
     "dynamodb:GetItem",
-    "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+"""The catalog's ``put`` reads the event's lookup item, then writes in one ``TransactWriteItems``,
+which IAM authorizes as the Put, Update and Delete of each item in it."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 API_OBJECT_ACTIONS = ("s3:GetObject",)
 API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")

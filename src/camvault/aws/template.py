@@ -24,6 +24,7 @@ from typing import Any
 
 from camvault.aws import iam
 from camvault.aws.stack import StackSettings
+from camvault.catalog import dynamodb_items as items
 
 Json = dict[str, Any]
 
@@ -171,8 +172,8 @@ def _queues(stack: StackSettings) -> Json:
 
 
 def _catalog(stack: StackSettings) -> Json:
-    """The DynamoDB table of docs/DESIGN: key (camera_name, event_key), GSI on (capture_date,
-    event_key), TTL on expires_at."""
+    """The DynamoDB table of the design, with the catalog's own attribute names: key
+    (camera_name, event_key), GSI on (capture_date, event_key), TTL on expires_at."""
     return {
         "CatalogTable": {
             "Type": "AWS::DynamoDB::Table",
@@ -181,24 +182,23 @@ def _catalog(stack: StackSettings) -> Json:
                 "TableName": stack.table,
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [
-                    {"AttributeName": name, "AttributeType": "S"}
-                    for name in ("camera_name", "event_key", "capture_date")
+                    {"AttributeName": name, "AttributeType": "S"} for name in items.KEY_ATTRIBUTES
                 ],
                 "KeySchema": [
-                    {"AttributeName": "camera_name", "KeyType": "HASH"},
-                    {"AttributeName": "event_key", "KeyType": "RANGE"},
+                    {"AttributeName": items.PARTITION, "KeyType": "HASH"},
+                    {"AttributeName": items.SORT, "KeyType": "RANGE"},
                 ],
                 "GlobalSecondaryIndexes": [
                     {
                         "IndexName": stack.index,
                         "KeySchema": [
-                            {"AttributeName": "capture_date", "KeyType": "HASH"},
-                            {"AttributeName": "event_key", "KeyType": "RANGE"},
+                            {"AttributeName": items.DAY, "KeyType": "HASH"},
+                            {"AttributeName": items.SORT, "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "ALL"},
                     }
                 ],
-                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                "TimeToLiveSpecification": {"AttributeName": items.TTL, "Enabled": True},
                 "SSESpecification": {"SSEEnabled": True},
             },
         }

@@ -18,7 +18,7 @@ from pathlib import Path
 from camvault import __version__
 from camvault.accounts.registry import AccountError
 from camvault.catalog.base import CatalogError
-from camvault.cli import accounts, data, events, run, setup
+from camvault.cli import accounts, aws, data, events, run, setup
 from camvault.cli.errors import CliError
 from camvault.config.loader import Config, ConfigError, load_config
 from camvault.ingest import IngestError
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log more detail", default=argparse.SUPPRESS
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for module in (setup, accounts, run, data, events):
+    for module in (setup, accounts, run, data, events, aws):
         module.register(verbs, common)
     return parser
 
