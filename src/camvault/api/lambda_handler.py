@@ -16,6 +16,7 @@ here decides a route.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -44,10 +45,14 @@ class ApiContainer:
     catalog: Catalog
     store: ObjectStore
     asgi: Any
+    loop: asyncio.AbstractEventLoop
+    """The event loop Mangum runs the app on (this thread's loop)."""
 
     def close(self) -> None:
         self.store.close()
         self.catalog.close()
+        self.loop.close()
+        asyncio.set_event_loop(None)
 
 
 def build_container(env: dict[str, str], cwd: Path) -> ApiContainer:
@@ -69,7 +74,9 @@ def build_container(env: dict[str, str], cwd: Path) -> ApiContainer:
     app = create_app(catalog, allowed_hosts=api_hosts(region or "us-east-1"))
     app.state.store = store
     app.state.presign_seconds = MAX_PRESIGN_S
-    return ApiContainer(app, catalog, store, Mangum(app, lifespan="off"))
+    loop = asyncio.new_event_loop()  # Mangum runs on the thread's loop; owning it lets close() end it
+    asyncio.set_event_loop(loop)
+    return ApiContainer(app, catalog, store, Mangum(app, lifespan="off"), loop)
 
 
 @cache

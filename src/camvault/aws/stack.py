@@ -41,6 +41,14 @@ class StackSettings:
     def api_name(self) -> str:
         return f"{self.stack_name}-api"
 
+    @property
+    def queue_name(self) -> str:
+        return f"{self.stack_name}-notifications"
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        return f"{self.stack_name}-dead-letters"
+
     def gateway_user(self, site: str) -> str:
         return f"{self.stack_name}-gateway-{site}"
 

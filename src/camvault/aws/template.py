@@ -145,11 +145,16 @@ def _queues(stack: StackSettings) -> Json:
     return {
         "DeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
-            "Properties": {"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": True},
+            "Properties": {
+                "QueueName": stack.dead_letter_queue_name,
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
         },
         "NotificationQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {
+                "QueueName": stack.queue_name,
                 "VisibilityTimeout": 6 * stack.processor_timeout_s,
                 "MessageRetentionPeriod": 4 * 24 * 3600,
                 "SqsManagedSseEnabled": True,
