@@ -78,7 +78,7 @@ def create_table(client: DynamoDBClient, table: str, *, index: str = DEFAULT_IND
     for running against DynamoDB Local.
     """
     strings: list[Any] = [{"AttributeName": name, "AttributeType": "S"} for name in items.KEY_ATTRIBUTES]
-    client.create_table(
+    created = client.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=strings,
@@ -97,7 +97,8 @@ def create_table(client: DynamoDBClient, table: str, *, index: str = DEFAULT_IND
             }
         ],
     )
-    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    if created["TableDescription"].get("TableStatus") != "ACTIVE":
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     client.update_time_to_live(
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": items.TTL}
     )
