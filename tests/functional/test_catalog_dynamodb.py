@@ -148,7 +148,7 @@ def test_an_event_whose_capture_time_changed_moves_without_leaving_a_copy(table:
         item["event_key"]["S"]: int(item.get("record_count", {"N": "0"})["N"])
         for item in table.raw("#counts")
     }
-    assert counts == {"porch#2024-05-01": 0, "porch#2024-05-02": 1}
+    assert counts == {"2024-05-01#porch": 0, "2024-05-02#porch": 1}
     assert [event.id for event in catalog.query(EventQuery(start=T0 - timedelta(hours=1))).events] == ["ev-1"]
 
 

@@ -103,10 +103,8 @@ def test_start_and_end_become_bare_millisecond_bounds_and_days() -> None:
     assert found is not None
     assert (found.low, found.high) == (f"{T0_MS}", f"{T0_MS + 2 * 86_400_000 + 1}")
     assert (found.first_day, found.last_day) == ("2024-05-01", "2024-05-03")
-    assert found.days({"2024-04-30", "2024-05-02", "2024-05-03", "2024-05-04"}) == [
-        "2024-05-02",
-        "2024-05-03",
-    ]
+    assert found.day_keys == ("2024-05-01", "2024-05-03~")
+    assert found.day_keys[0] <= "2024-05-03#porch" <= found.day_keys[1]
 
 
 @pytest.mark.parametrize("newest_first", [True, False])

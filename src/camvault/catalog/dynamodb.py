@@ -10,8 +10,9 @@ Decides how the ``Catalog`` primitives become DynamoDB calls:
 - ``get`` reads the lookup item, then the event item (both strongly consistent).
 - ``query`` reads one camera's partition of the table, or, across cameras, the GSI one UTC day
   at a time (newest day first when newest first): a key-range ``Query`` each, never a ``Scan``.
-  The days come from the count items. Pages use the same cursor as every backend: the keyset
-  position (capture ms, id), which the sort key encodes in the same order.
+  The days come from the count items, read in the same order and only as far as the page
+  needs. Pages use the same cursor as every backend: the keyset position (capture ms, id),
+  which the sort key encodes in the same order.
 - ``cameras`` sums the count items and reads each camera's newest event (one ``Query``, limit 1).
 
 Queries of the GSI are eventually consistent (DynamoDB offers nothing else on a GSI); an event
@@ -22,7 +23,9 @@ boto3 is imported only by ``make_dynamodb_client``; this module never reads sett
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from camvault.catalog import dynamodb_items as items
@@ -234,15 +237,26 @@ class DynamoDBCatalog:
         item = found.get("Item")
         return items.item_location(item) if item else None
 
-    def _day_counts(self) -> Iterator[items.DayCount]:
-        request: QueryInputTypeDef = {
-            "TableName": self.table,
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": items.PARTITION},
-            "ExpressionAttributeValues": {":p": {"S": items.COUNTS_PARTITION}},
-        }
+    def _day_counts(
+        self, key_range: KeyRange = requests.EVERYTHING, newest_first: bool = False
+    ) -> Iterator[items.DayCount]:
+        """The count items of the days in range, by day (lazily: one page at a time)."""
+        low, high = key_range.day_keys
+        request = requests.range_request(
+            self.table,
+            items.PARTITION,
+            items.COUNTS_PARTITION,
+            replace(key_range, low=low, high=high),
+            newest_first,
+        )
         for item in self._pages(request):
             yield items.item_day_count(item)
+
+    def _days(self, key_range: KeyRange, newest_first: bool, kind: Kind | None) -> Iterator[str]:
+        """The days in range that hold events of ``kind``, in query order."""
+        for day, counts in itertools.groupby(self._day_counts(key_range, newest_first), key=lambda c: c.day):
+            if any(count.count(kind) > 0 for count in counts):
+                yield day
 
     def _matching(
         self, query: EventQuery, key_range: KeyRange
@@ -251,9 +265,7 @@ class DynamoDBCatalog:
         if query.camera is not None:
             yield from self._partition(query.camera, key_range, query.newest_first, kind=query.kind)
             return
-        known = {count.day for count in self._day_counts() if count.count(query.kind) > 0}
-        days = key_range.days(known)
-        for day in reversed(days) if query.newest_first else days:
+        for day in self._days(key_range, query.newest_first, query.kind):
             yield from self._day(day, key_range, query.newest_first, kind=query.kind)
 
     def _partition(

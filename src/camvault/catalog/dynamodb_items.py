@@ -12,9 +12,10 @@ One table, partition key ``camera_name``, sort key ``event_key``, and one GSI ``
   by id read it (ids are hashes of object keys, so an id alone cannot name the event's place),
   and every write conditions on it, which is what makes a re-delivered event replace its entry
   instead of adding a second one.
-- **count**: ``camera_name`` = ``#counts``, ``event_key`` = camera ``#`` UTC day, with atomic
-  ``record_count`` and ``snap_count``. ``cameras()`` and queries across cameras read this one
-  small partition (cameras x retained days) instead of scanning events.
+- **count**: ``camera_name`` = ``#counts``, ``event_key`` = UTC day ``#`` camera, with atomic
+  ``record_count`` and ``snap_count``. ``cameras()`` reads this one small partition (cameras x
+  retained days) instead of scanning events; a query across cameras walks it in day order,
+  within its day range, to learn which days hold events.
 
 Camera names start with a letter or digit (``domain.keys``), so ``#`` partitions never collide.
 With a retention, every item gets the TTL attribute ``expires_at`` (epoch seconds): capture time
@@ -105,7 +106,7 @@ def lookup_key(event_id: str) -> Item:
 
 
 def counts_key(camera: str, day: str) -> Item:
-    return {PARTITION: {"S": COUNTS_PARTITION}, SORT: {"S": f"{camera}#{day}"}}
+    return {PARTITION: {"S": COUNTS_PARTITION}, SORT: {"S": f"{day}#{camera}"}}
 
 
 def expires_at(instant_ms: int, retention_days: int | None) -> int | None:
@@ -182,7 +183,7 @@ class DayCount:
 
 
 def item_day_count(item: Mapping[str, AttributeValueTypeDef]) -> DayCount:
-    camera, _, day = item[SORT]["S"].rpartition("#")
+    day, _, camera = item[SORT]["S"].partition("#")
     return DayCount(
         camera=camera,
         day=day,
@@ -269,9 +270,10 @@ class KeyRange:
     first_day: str
     last_day: str
 
-    def days(self, known: set[str]) -> list[str]:
-        """The known days inside the range, oldest first."""
-        return sorted(day for day in known if self.first_day <= day <= self.last_day)
+    @property
+    def day_keys(self) -> tuple[str, str]:
+        """Inclusive sort-key bounds of the count items of the days in range."""
+        return self.first_day, self.last_day + "~"  # "~" sorts after "#camera"
 
 
 def _sort_bound(ms: int) -> str:

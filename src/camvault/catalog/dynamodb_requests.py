@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         TransactWriteItemTypeDef,
     )
 
-EVERYTHING = KeyRange(low="0", high=items.ABOVE_ALL_KEYS, exclude=None, first_day="", last_day="~")
+EVERYTHING = KeyRange(low="0", high=items.ABOVE_ALL_KEYS, exclude=None, first_day="0", last_day="9999-12-31")
 """Every sort key of a partition."""
 
 
@@ -32,7 +32,7 @@ def range_request(
     partition: str,
     key_range: KeyRange,
     newest_first: bool,
-    kind: Kind | None,
+    kind: Kind | None = None,
 ) -> QueryInputTypeDef:
     """A key-range ``Query`` of one partition (of the table, or of the GSI by ``partition_name``),
     filtered by kind when asked; the caller drops ``key_range.exclude`` and follows the pages."""
