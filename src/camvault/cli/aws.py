@@ -100,6 +100,8 @@ def open_clients(config: Config) -> AwsClients:
 def cmd_deploy(args: argparse.Namespace, config: Config) -> int:
     stack = stack_settings(config)
     package = args.package or default_package(stack.architecture)
+    if not package.is_file():
+        raise CliError(f"no Lambda package at {package}: build it with `camvault aws package`")
     credentials = args.credentials_dir or config.base_dir
     clients = open_clients(config)
     try:
