@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from camvault.catalog.dynamodb import DynamoDBCatalog, create_table
+from camvault.config.loader import ConfigError
 from camvault.domain.keys import event_id_for_key
 from camvault.domain.notifications import object_created_notification
+from camvault.processor.lambda_handler import handler
 from camvault.store.s3 import S3Store
 from tests.support.media import make_clip
 from tests.support.moto import MotoServer, unique_name
@@ -119,3 +121,14 @@ def test_a_fresh_container_processes_a_message_without_web_ftp_or_cli(
         stored = catalog.get(event_id_for_key(key))
     assert stored is not None
     assert stored.playable is True
+
+
+def test_a_container_without_settings_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("CAMVAULT_CONFIG", "CAMVAULT_STORAGE_URL", "CAMVAULT_CATALOG_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError, match=r"no configuration.*on Lambda: set CAMVAULT_STORAGE_URL"):
+        handler({"Records": []}, None)

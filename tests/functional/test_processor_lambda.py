@@ -306,3 +306,16 @@ def test_each_record_logs_one_line_with_what_happened_and_no_secrets(
     text = json.dumps(aws.lines)
     for secret in (seaweed.secret_key, moto_server.secret_key, "secret-site"):
         assert secret not in text
+
+
+def test_a_message_without_an_id_fails_the_whole_batch_after_the_rest_is_processed(aws: Lambda) -> None:
+    good = key_at("porch", datetime(2024, 3, 10, 9, tzinfo=UTC), "good.mp4")
+    aws.upload(ARCHIVE, good)
+    nameless = sqs_message("x", created(ARCHIVE, good))
+    del nameless["messageId"]
+    batch = {"Records": [sqs_message("good", created(ARCHIVE, good)), nameless]}
+
+    with pytest.raises(ProcessingFailed, match=r"Records\[1\]\.messageId: missing"):
+        aws.handle(batch)
+
+    assert aws.catalog.get(event_id_for_key(good)) is not None

@@ -40,6 +40,7 @@ from typing import Any, TextIO
 from camvault.domain.events import Delivery, EventParseError, ObjectCreated, parse_event
 from camvault.processor.core import Processor
 
+LAMBDA_SETTINGS = "CAMVAULT_STORAGE_URL and CAMVAULT_CATALOG_URL (or CAMVAULT_CONFIG)"
 LogLine = dict[str, Any]
 Log = Callable[[LogLine], None]
 
@@ -146,10 +147,13 @@ def _container() -> LambdaProcessor:
     Cached for the life of the container (Lambda reuses it across invocations); a failure is
     not cached, so the next invocation tries again.
     """
-    from camvault.config.loader import load_config
+    from camvault.config.loader import ConfigError, load_config
     from camvault.factory import build_processor_runtime
 
-    config = load_config(None, os.environ, Path.cwd(), require_file=False)
+    try:
+        config = load_config(None, os.environ, Path.cwd())
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (on Lambda: set {LAMBDA_SETTINGS} in the function's environment)") from None
     runtime = build_processor_runtime(config)
     return LambdaProcessor(runtime.processor, bucket=runtime.bucket, log=json_lines())
 
