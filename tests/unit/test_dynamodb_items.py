@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from camvault.catalog.base import EventQuery, Position, encode_cursor
+from camvault.catalog.dynamodb import table_from_url
 from camvault.catalog.dynamodb_items import (
     ABOVE_ALL_KEYS,
     decode,
@@ -137,3 +138,10 @@ def test_empty_ranges_select_nothing() -> None:
     assert key_range(EventQuery(end=datetime(1960, 1, 1, tzinfo=UTC))) is None
     past_end = encode_cursor(Position(T0_MS + 10, "a"))
     assert key_range(EventQuery(end=T0, cursor=past_end, newest_first=False)) is None
+
+
+def test_a_dynamodb_url_names_one_table() -> None:
+    assert table_from_url("dynamodb://camvault-events") == "camvault-events"
+    for bad in ("dynamodb://", "dynamodb://a/b", "sqlite:///x.db"):
+        with pytest.raises(ValueError, match="use dynamodb://TABLE"):
+            table_from_url(bad)
