@@ -184,7 +184,8 @@ def test_each_site_gets_its_own_user_under_the_gateway_policy(template: dict[str
     attached = template["Resources"]["GatewayPolicy"]["Properties"]["Users"]
     assert attached == [{"Ref": name} for name in users]
     for user in users.values():
-        assert set(user["Properties"]) == {"UserName"}  # no other policy, no console login
+        assert user["Properties"]["Path"] == "/camvault/camvault/"
+        assert set(user["Properties"]) == {"UserName", "Path"}  # no other policy, no console login
 
 
 def test_bucket_is_private_encrypted_expiring_and_kept_on_delete(template: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ The AWS clients are passed in; this module never reads settings or credentials i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -77,6 +78,7 @@ class Deployer:
     ) -> dict[str, str]:
         """Upload ``package``, apply ``template``, give new gateway sites their keys; the outputs."""
         bucket, key = self.upload_package(stack, package)
+        self.retire_removed_sites(stack)
         self.apply(stack.stack_name, template, {"CodeBucket": bucket, "CodeKey": key})
         outputs = self.outputs(stack.stack_name)
         for site in stack.sites:
@@ -88,8 +90,6 @@ class Deployer:
 
     def upload_package(self, stack: StackSettings, package: Path) -> tuple[str, str]:
         """Put the zip in the code bucket under its content hash; (bucket, key)."""
-        import hashlib
-
         if not package.is_file():
             raise DeployError(f"no Lambda package at {package}: build it with `camvault aws package`")
         data = package.read_bytes()
@@ -110,7 +110,8 @@ class Deployer:
                 raise DeployError(f"cannot use code bucket {bucket}: {exc}") from exc
         region = s3.meta.region_name
         if region and region != "us-east-1":
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+            location: Any = {"LocationConstraint": region}
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
         else:
             s3.create_bucket(Bucket=bucket)
         s3.put_public_access_block(
@@ -141,15 +142,21 @@ class Deployer:
         kind: Any = "UPDATE" if status not in (None, "REVIEW_IN_PROGRESS") else "CREATE"
         cfn = self.clients.cloudformation
         change_set = f"camvault-{int(time.time())}"
-        cfn.create_change_set(
-            StackName=name,
-            ChangeSetName=change_set,
-            ChangeSetType=kind,
-            TemplateBody=json.dumps(template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=CAPABILITIES,
-        )
-        described = self._wait_change_set(name, change_set)
+        try:
+            cfn.create_change_set(
+                StackName=name,
+                ChangeSetName=change_set,
+                ChangeSetType=kind,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                Capabilities=CAPABILITIES,
+            )
+        except cfn.exceptions.ClientError as exc:
+            if not any(text in str(exc) for text in NO_CHANGES):
+                raise DeployError(f"CloudFormation refused the template of {name}: {exc}") from exc
+            described = None  # some endpoints refuse an empty change set instead of failing it
+        else:
+            described = self._wait_change_set(name, change_set)
         if described is None:
             self._say(f"stack {name} is up to date: nothing to change")
             return False
@@ -281,8 +288,8 @@ class Deployer:
         if self.stack_status(name) is None:
             self._say(f"no stack {name}: nothing to delete")
         else:
-            for site in stack.sites:
-                self._delete_keys(stack.gateway_user(site))
+            for user in self.gateway_users(stack):
+                self._delete_keys(user)
             self._seen = {e["EventId"] for e in self._events(name)}
             self.clients.cloudformation.delete_stack(StackName=name)
             self._say(f"deleting stack {name}…")
@@ -293,6 +300,20 @@ class Deployer:
             f"kept s3://{stack.bucket}: it holds the clips (DeletionPolicy Retain). To delete them too: "
             f"aws s3 rb s3://{stack.bucket} --force"
         )
+
+    def gateway_users(self, stack: StackSettings) -> list[str]:
+        """The stack's gateway users that exist now (sites removed from settings included)."""
+        pages = self.clients.iam.get_paginator("list_users").paginate(PathPrefix=stack.user_path)
+        return [user["UserName"] for page in pages for user in page["Users"]]
+
+    def retire_removed_sites(self, stack: StackSettings) -> None:
+        """Delete the keys of sites no longer in ``[aws] sites``: the update then deletes their
+        users (CloudFormation cannot delete a user that still has keys)."""
+        current = {stack.gateway_user(site) for site in stack.sites}
+        for user in self.gateway_users(stack):
+            if user not in current:
+                self._say(f"{user}: its site left [aws] sites; its access key stops working now")
+                self._delete_keys(user)
 
     def _delete_keys(self, user: str) -> None:
         iam = self.clients.iam

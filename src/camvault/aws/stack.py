@@ -49,6 +49,11 @@ class StackSettings:
     def dead_letter_queue_name(self) -> str:
         return f"{self.stack_name}-dead-letters"
 
+    @property
+    def user_path(self) -> str:
+        """The IAM path of the stack's gateway users: lists them, whatever sites say now."""
+        return f"/camvault/{self.stack_name}/"
+
     def gateway_user(self, site: str) -> str:
         return f"{self.stack_name}-gateway-{site}"
 

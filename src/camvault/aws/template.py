@@ -342,7 +342,7 @@ def _gateways(stack: StackSettings) -> Json:
     users = {
         site_logical_id(site): {
             "Type": "AWS::IAM::User",
-            "Properties": {"UserName": stack.gateway_user(site)},
+            "Properties": {"UserName": stack.gateway_user(site), "Path": stack.user_path},
         }
         for site in stack.sites
     }
