@@ -4,11 +4,14 @@ settings that cannot be deployed and a destroy without --yes stop with one line 
 from __future__ import annotations
 
 import json
+import stat
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import camvault, init_data
+from tests.support.cli import camvault, camvault_process, init_data
+from tests.support.moto import MotoServer, unique_name
 
 pytestmark = pytest.mark.functional
 
@@ -73,3 +76,37 @@ def test_deploy_without_a_region_says_where_to_set_it(
     run = camvault("aws", "deploy", "--package", package, "--config", config)
     assert run.code == 1
     assert run.err == "camvault: error: no AWS region: set [storage] region in camvault.toml, or AWS_REGION\n"
+
+
+def test_deploy_and_destroy_from_the_command_line(moto_server: MotoServer, tmp_path: Path) -> None:
+    """The verbs as a person runs them, in a separate process whose AWS SDK talks to moto
+    (``AWS_ENDPOINT_URL``); the credentials file lands beside the config file."""
+    bucket = unique_name("cli").lower()
+    config = init_data(
+        tmp_path / "site",
+        {
+            "storage.url": f"s3://{bucket}/patrolcams",
+            "storage.region": moto_server.region,
+            "catalog.url": f"dynamodb://{unique_name('events')}",
+            "aws.stack_name": unique_name("cli"),
+            "aws.sites": "home",
+        },
+    )
+    package = tmp_path / "camvault-lambda.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("camvault/__init__.py", "")
+    env = moto_server.environ()
+    deployed = camvault_process("aws", "deploy", "--package", package, "--config", config, env=env)
+    assert deployed.code == 0, deployed.err
+    assert "is ready" in deployed.out and f"s3://{bucket}/patrolcams/" in deployed.out
+    credentials = config.parent / "gateway-home.env"
+    assert f"credentials in {credentials}" in deployed.out
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    destroyed = camvault_process("aws", "destroy", "--yes", "--config", config, env=env)
+    assert destroyed.code == 0, destroyed.err
+    assert "deleted" in destroyed.out and f"kept s3://{bucket}" in destroyed.out
+    s3 = moto_server.client("s3")
+    try:
+        s3.delete_bucket(Bucket=bucket)
+    finally:
+        s3.close()
