@@ -137,3 +137,11 @@ def test_a_successful_update_ends_quietly_at_update_complete() -> None:
     assert deployer(cfn, out).apply("camvault", {"Resources": {}}, {}) is True
     assert "updating stack camvault" in out.getvalue()
     assert "UPDATE_COMPLETE" in out.getvalue()
+
+
+def test_a_bucket_name_too_long_for_its_code_bucket_says_the_limit() -> None:
+    from tests.unit.test_aws_template import settings
+
+    stack = settings(CAMVAULT_STORAGE_URL=f"s3://{'b' * 60}/patrolcams")
+    with pytest.raises(DeployError, match="at most 56 characters"):
+        deployer(FakeCloudFormation([None], [[]], "add"), io.StringIO()).code_bucket(stack)

@@ -44,6 +44,7 @@ FAILED = {
 }
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES: list[Any] = ["CAPABILITY_NAMED_IAM"]
+MAX_BUCKET_NAME = 63
 
 
 class DeployError(Exception):
@@ -86,7 +87,14 @@ class Deployer:
         return outputs
 
     def code_bucket(self, stack: StackSettings) -> str:
-        return f"{stack.bucket}-lambda"
+        """The private bucket beside the data bucket that holds the Lambda packages."""
+        name = f"{stack.bucket}-lambda"
+        if len(name) > MAX_BUCKET_NAME:
+            raise DeployError(
+                f"bucket name {stack.bucket!r} leaves no room for its code bucket {name!r}: "
+                f"use a bucket name of at most {MAX_BUCKET_NAME - len('-lambda')} characters"
+            )
+        return name
 
     def upload_package(self, stack: StackSettings, package: Path) -> tuple[str, str]:
         """Put the zip in the code bucket under its content hash; (bucket, key)."""
