@@ -12,8 +12,9 @@ Where moto falls short of AWS the test says so and does that step itself:
   the SQS event Lambda would send, delete what the handler did not name as failed;
 - IAM is enforced (``/moto-api/reset-auth``) only around the gateway's calls: moto checks S3
   actions against object ARNs as AWS does, but checks DynamoDB calls against ``*`` and knows no
-  per-item actions for transactions, so the roles' DynamoDB statements are proven by the unit
-  tests (tests/unit/test_aws_template.py), not here.
+  per-item actions for transactions, and it fails (HTTP 500) to evaluate the inline policies of
+  roles made by its CloudFormation; so the Lambda roles' statements are proven by the unit tests
+  (tests/unit/test_aws_template.py), not here.
 """
 
 from __future__ import annotations
