@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -100,13 +101,30 @@ class Deployer:
         """Put the zip in the code bucket under its content hash; (bucket, key)."""
         if not package.is_file():
             raise DeployError(f"no Lambda package at {package}: build it with `camvault aws package`")
-        data = package.read_bytes()
+        with package.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         bucket = self.code_bucket(stack)
-        key = f"{stack.stack_name}/{hashlib.sha256(data).hexdigest()}.zip"
+        key = f"{stack.stack_name}/{digest}.zip"
         self._ensure_code_bucket(bucket)
-        self.clients.s3.put_object(Bucket=bucket, Key=key, Body=data)
-        self._say(f"uploaded {package.name} ({len(data) / 1e6:.1f} MB) to s3://{bucket}/{key}")
+        size = package.stat().st_size
+        self._say(f"uploading {package.name} ({size / 1e6:.1f} MB) to s3://{bucket}/{key}")
+        self.clients.s3.upload_file(str(package), bucket, key, Callback=self._upload_progress(size))
         return bucket, key
+
+    def _upload_progress(self, size: int) -> Callable[[int], None]:
+        """A callback for boto3's transfer that prints every quarter (it may call from threads)."""
+        lock = threading.Lock()
+        sent, shown = [0], [0]
+
+        def progress(count: int) -> None:
+            with lock:
+                sent[0] += count
+                quarter = 4 * sent[0] // size if size else 4
+                if quarter > shown[0]:
+                    shown[0] = quarter
+                    self._say(f"  uploaded {min(100, 25 * quarter)}%")
+
+        return progress
 
     def _ensure_code_bucket(self, bucket: str) -> None:
         s3 = self.clients.s3

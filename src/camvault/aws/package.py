@@ -117,11 +117,16 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
-def build_package(architecture: str, output: Path, *, run: Runner = _run) -> Package:
-    """Install the dependencies for ``architecture``, add camvault, zip it all into ``output``."""
+def build_package(
+    architecture: str, output: Path, *, run: Runner = _run, say: Callable[[str], None] = lambda _: None
+) -> Package:
+    """Install the dependencies for ``architecture``, add camvault, zip it all into ``output``.
+    ``say`` hears one line per step (the pip step takes minutes on a cold cache)."""
     with tempfile.TemporaryDirectory(prefix="camvault-package-") as work:
         target = Path(work) / "site"
-        result = run(pip_command(architecture, target, requirements()))
+        wanted = requirements()
+        say(f"1/3 pip: manylinux2014 {architecture} wheels of {', '.join(wanted)} and what they need…")
+        result = run(pip_command(architecture, target, wanted))
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise PackageError(
@@ -134,6 +139,8 @@ def build_package(architecture: str, output: Path, *, run: Runner = _run) -> Pac
             ignore=shutil.ignore_patterns(*SKIPPED_DIRS),
             dirs_exist_ok=True,
         )
+        say(f"2/3 added camvault {camvault.__version__}")
+        say(f"3/3 zipping into {output}…")
         return _zip(target, output, architecture)
 
 

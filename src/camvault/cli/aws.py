@@ -72,9 +72,9 @@ def cmd_package(args: argparse.Namespace) -> int:
     if architecture is None:
         architecture = load_config(args.config, os.environ, Path.cwd()).settings.aws.architecture
     output = args.output or default_package(architecture)
-    print(f"building the Lambda package for {architecture} (pip, manylinux2014 wheels)…", file=sys.stderr)
+    print(f"building the Lambda package for {architecture}", file=sys.stderr)
     try:
-        package = build_package(architecture, output)
+        package = build_package(architecture, output, say=lambda line: print(f"  {line}", file=sys.stderr))
     except PackageError as exc:
         raise CliError(str(exc)) from None
     for line in package.report():
