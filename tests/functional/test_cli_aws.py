@@ -78,6 +78,7 @@ def test_deploy_without_a_region_says_where_to_set_it(
     assert run.err == "camvault: error: no AWS region: set [storage] region in camvault.toml, or AWS_REGION\n"
 
 
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
 def test_deploy_and_destroy_from_the_command_line(moto_server: MotoServer, tmp_path: Path) -> None:
     """The verbs as a person runs them, in a separate process whose AWS SDK talks to moto
     (``AWS_ENDPOINT_URL``); the credentials file lands beside the config file."""
