@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: leak detection, and the real SeaweedFS server.
+"""Fixtures shared by every tier: leak detection, the real SeaweedFS server and moto's server.
 
 Every test is checked for leaks: a test that leaves a thread running (an unclosed catalog
 writer, a worker pool never stopped) or a file descriptor open (a database, a socket, a file)
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.moto import MOTO_THREAD_NAME, SESSION_FDS, moto_server
 from tests.support.seaweed import seaweed
 
-__all__ = ["seaweed"]
+__all__ = ["moto_server", "seaweed"]
 
 LEAK_GRACE_S = 3.0
 
@@ -30,7 +31,11 @@ def no_leaked_threads() -> Iterator[None]:
     deadline = time.monotonic() + LEAK_GRACE_S
     leaked: list[threading.Thread] = []
     while time.monotonic() < deadline:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        leaked = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and t.name != MOTO_THREAD_NAME  # the session's moto
+        ]
         if not leaked:
             return
         time.sleep(0.05)
@@ -55,7 +60,11 @@ def no_leaked_fds(request: pytest.FixtureRequest) -> Iterator[None]:
     leaked: dict[int, str] = {}
     while time.monotonic() < deadline:
         now = _open_fds()
-        leaked = {fd: target for fd, target in now.items() if before.get(fd) != target}
+        leaked = {
+            fd: target
+            for fd, target in now.items()
+            if before.get(fd) != target and fd not in SESSION_FDS  # the session's moto server
+        }
         if not leaked:
             return
         gc.collect()  # a file object dropped without close() is only closed when collected

@@ -85,10 +85,15 @@ def open_catalog(config: Config) -> Catalog:
 
         gap = timedelta(seconds=config.settings.incidents.gap_seconds)
         return SQLiteCatalog(sqlite_path(url, config, "[catalog] url"), incident_gap=gap)
-    raise ConfigError(
-        f"[catalog] url = {url!r}: the dynamodb:// catalog is not part of this version yet; "
-        "use sqlite:///catalog.db"
-    )
+    from camvault.catalog.dynamodb import DynamoDBCatalog, make_dynamodb_client, table_from_url
+
+    try:
+        table = table_from_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"[catalog] url: {exc}") from None
+    catalog = config.settings.catalog
+    client = make_dynamodb_client(endpoint_url=catalog.endpoint_url or None, region=catalog.region or None)
+    return DynamoDBCatalog(client, table, index=catalog.index, retention_days=config.settings.retention.days)
 
 
 def open_cameras(config: Config) -> CameraRegistry:
@@ -171,10 +176,7 @@ def build_runtime(
     cameras = open_cameras(config)
     journal = Journal(config.resolve(settings.processor.journal), clock=clock)
     processor = Processor(
-        store,
-        catalog,
-        processor_settings(config),
-        zone_of=lambda name: _zone_of(cameras, name),
+        store, catalog, processor_settings(config), zone_of=lambda name: _zone_of(cameras, name)
     )
     workers = Workers(
         journal,
@@ -269,6 +271,35 @@ def build_notifier(config: Config, runtime: Runtime, *, presence: bool = True) -
         )
         channels.append(Channel(sink, interval_s=hooks.interval_seconds, count=count))
     return Notifier(channels, lambda name: _options(runtime.cameras, name).notify)
+
+
+@dataclass
+class ProcessorRuntime:
+    """What a processor without the embedded machinery (the Lambda handler) needs."""
+
+    store: ObjectStore
+    catalog: Catalog
+    processor: Processor
+    bucket: str | None
+    """The bucket of an ``s3://`` store: notifications from other buckets are not ours."""
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalog.close()
+
+
+def build_processor_runtime(config: Config) -> ProcessorRuntime:
+    """Store, catalog and processor only: no journal, worker threads or camera registry. Camera
+    time zones are then unknown, so the capture time the gateway recorded is used as is."""
+    store = open_store(config, None)
+    try:
+        catalog = open_catalog(config)
+    except BaseException:
+        store.close()
+        raise
+    processor = Processor(store, catalog, processor_settings(config), zone_of=lambda _name: None)
+    where = storage_location(config)
+    return ProcessorRuntime(store, catalog, processor, where.bucket if where.scheme == "s3" else None)
 
 
 def processor_settings(config: Config) -> ProcessorSettings:

@@ -1,7 +1,7 @@
 """Catalog backends for the contract suite (one factory per backend) and the events it stores.
 
 The contract suite (tests/contract/test_catalog_contract.py) runs every test once per entry of
-``CATALOG_BACKENDS``. Adding a backend (DynamoDB) means adding one ``CatalogBackend`` here:
+``CATALOG_BACKENDS``. Adding a backend means adding one ``CatalogBackend`` here:
 a name and a context manager that yields an empty, open catalog and cleans up after it. A
 factory that needs a shared server (moto, SeaweedFS) asks for it through
 ``context.request.getfixturevalue(...)``, so no server starts unless that backend runs.
@@ -59,9 +59,31 @@ def sqlite_memory(context: BackendContext) -> Iterator[Catalog]:
         catalog.close()
 
 
+@contextmanager
+def dynamodb(context: BackendContext) -> Iterator[Catalog]:
+    """A fresh table on the session's moto server, deleted afterwards."""
+    from camvault.catalog.dynamodb import DynamoDBCatalog, create_table
+    from tests.support.moto import MotoServer, unique_name
+
+    server: MotoServer = context.request.getfixturevalue("moto_server")
+    table = unique_name("catalog")
+    admin = server.client("dynamodb")
+    try:
+        create_table(admin, table)
+        catalog = DynamoDBCatalog(server.client("dynamodb"), table, retention_days=30)
+        try:
+            yield catalog
+        finally:
+            catalog.close()
+            admin.delete_table(TableName=table)
+    finally:
+        admin.close()
+
+
 CATALOG_BACKENDS: tuple[CatalogBackend, ...] = (
     CatalogBackend("sqlite-file", sqlite_file),
     CatalogBackend("sqlite-memory", sqlite_memory),
+    CatalogBackend("dynamodb", dynamodb),
 )
 
 

@@ -13,14 +13,29 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from camvault.domain.incidents import Incident, IncidentDetail
-from camvault.domain.model import CatalogEvent, Kind
+from camvault.domain.model import EPOCH, CatalogEvent, Kind
 
 MAX_LIMIT = 500
 MAX_ABS_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z: every datetime fits, and every SQLite integer
+
+
+ONE_MS = timedelta(milliseconds=1)
+
+
+def ceil_ms(instant: datetime) -> int:
+    """The first whole millisecond at or after ``instant``: the bound for a range on stored ms."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return -((EPOCH - instant) // ONE_MS)
+
+
+def from_ms(ms: int) -> datetime:
+    """An aware UTC datetime for UTC epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=ms)
 
 
 class CatalogError(Exception):

@@ -20,15 +20,12 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from camvault import sqlitedb
-from camvault.catalog.base import CatalogError, EventQuery, Position, decode_cursor
+from camvault.catalog.base import CatalogError, EventQuery, Position, ceil_ms, decode_cursor, from_ms
 from camvault.domain.model import KINDS, CatalogEvent, Kind, MediaInfo, epoch_ms
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MS = timedelta(milliseconds=1)
 
 _V1 = (
     """
@@ -203,18 +200,6 @@ def to_ms(instant: datetime) -> int:
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
     return epoch_ms(instant)
-
-
-def ceil_ms(instant: datetime) -> int:
-    """The first whole millisecond at or after ``instant``: the bound for a range on stored ms."""
-    if instant.tzinfo is None:
-        raise ValueError("instant must be timezone-aware")
-    return -((EPOCH - instant) // ONE_MS)
-
-
-def from_ms(ms: int) -> datetime:
-    """An aware UTC datetime for UTC epoch milliseconds."""
-    return EPOCH + timedelta(milliseconds=ms)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from camvault import __version__
 from camvault.accounts.registry import AccountError
 from camvault.catalog.base import CatalogError
-from camvault.cli import accounts, data, events, gateway, retention, run, setup, users
+from camvault.cli import accounts, aws, data, events, gateway, retention, run, setup, users
 from camvault.cli.errors import CliError
 from camvault.config.loader import Config, ConfigError, load_config
 from camvault.ingest import IngestError
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log more detail", default=argparse.SUPPRESS
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for module in (setup, accounts, users, run, gateway, data, events, retention):
+    for module in (setup, accounts, users, run, gateway, data, events, retention, aws):
         module.register(verbs, common)
     return parser
 

@@ -355,6 +355,67 @@ class WebhooksSettings:
     )
 
 
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
+"""The retention periods CloudWatch Logs accepts."""
+
+
+def check_stack_name(value: str) -> str | None:
+    if re.fullmatch(r"[a-z][a-z0-9-]{0,29}", value):
+        return None
+    return "use 1-30 lower-case letters, digits and '-', starting with a letter, e.g. \"camvault\""
+
+
+def site_names(value: str) -> list[str]:
+    """The names in ``[aws] sites`` (comma-separated, spaces ignored)."""
+    return [name.strip() for name in value.split(",")]
+
+
+def check_sites(value: str) -> str | None:
+    names = site_names(value)
+    valid = all(re.fullmatch(r"[a-z0-9]{1,20}", name) for name in names)
+    if valid and len(set(names)) == len(names):
+        return None
+    return 'use distinct names of 1-20 lower-case letters and digits, comma-separated, e.g. "home,shop"'
+
+
+def check_architecture(value: str) -> str | None:
+    return None if value in ("arm64", "x86_64") else 'use "arm64" or "x86_64"'
+
+
+def check_log_retention(value: int) -> str | None:
+    return None if value in LOG_RETENTION_DAYS else f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+
+
+def between(low: int, high: int) -> Check:
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"use a whole number from {low} to {high}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    stack_name: str = setting(
+        "camvault",
+        "Name of the CloudFormation stack (and prefix of its functions and users).",
+        check_stack_name,
+    )
+    sites: str = setting(
+        "home",
+        "Gateway sites feeding the stack, comma-separated; each gets its own IAM user and key.",
+        check_sites,
+    )
+    architecture: str = setting(
+        "arm64", 'CPU of the Lambda functions and their package: "arm64" or "x86_64".', check_architecture
+    )
+    processor_memory_mb: int = setting(1024, "Memory of the processor Lambda in MB.", between(128, 10240))
+    processor_timeout_seconds: int = setting(
+        60, "Time limit of one processor Lambda invocation in seconds.", between(10, 900)
+    )
+    api_memory_mb: int = setting(512, "Memory of the API Lambda in MB.", between(128, 10240))
+    log_retention_days: int = setting(30, "Days CloudWatch keeps the functions' logs.", check_log_retention)
+
+
 @dataclass(frozen=True)
 class AuthSettings:
     admin_password_hash: str = setting(
@@ -394,6 +455,7 @@ class Settings:
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
 
 
 SECTION_HELP: dict[str, str] = {
@@ -408,5 +470,6 @@ SECTION_HELP: dict[str, str] = {
     "transcode": "Small versions of clips (H.264 MP4) for phones and slow links, made after cataloging.",
     "mqtt": "Event notifications over MQTT, with Home Assistant discovery (docs/notifications.md).",
     "webhooks": "Event notifications as signed HTTP POSTs (docs/notifications.md).",
+    "aws": "Deployment to AWS with `camvault aws plan|deploy|destroy|package` (see docs/aws.md).",
     "auth": "Who may use the API and web app: the admin secret, login sessions, login throttling.",
 }
