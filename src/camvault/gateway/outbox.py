@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,23 +102,30 @@ class Outbox:
     def record(self, upload: Upload, order: datetime) -> bool:
         """Durably record ``upload`` (queued in ``order``, its capture instant). False when it
         was recorded before (the same commit again)."""
+        return self.record_many([(upload, order)])[0]
+
+    def record_many(self, uploads: Sequence[tuple[Upload, datetime]]) -> list[bool]:
+        """``record`` for several uploads in one transaction (one fsync): all or none."""
         with self._lock, transaction(self._db):
-            inserted = self._db.execute(
-                "INSERT INTO arrivals (id, camera, source_path, received_ms, size, home, home_inode) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO NOTHING",
-                (
-                    upload.id,
-                    upload.camera,
-                    upload.source_path,
-                    epoch_ms(upload.received),
-                    upload.size,
-                    upload.home,
-                    upload.home_inode,
-                ),
-            ).rowcount
-            if inserted:
-                self._queue.add_in(self._db, [(upload.id, epoch_ms(order))])
+            return [self._insert(upload, order) for upload, order in uploads]
+
+    def _insert(self, upload: Upload, order: datetime) -> bool:
+        inserted = self._db.execute(
+            "INSERT INTO arrivals (id, camera, source_path, received_ms, size, home, home_inode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (
+                upload.id,
+                upload.camera,
+                upload.source_path,
+                epoch_ms(upload.received),
+                upload.size,
+                upload.home,
+                upload.home_inode,
+            ),
+        ).rowcount
+        if inserted:
+            self._queue.add_in(self._db, [(upload.id, epoch_ms(order))])
         return bool(inserted)
 
     def claim(self, lease_s: float = 300.0) -> Upload | None:
