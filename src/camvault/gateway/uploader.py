@@ -167,6 +167,10 @@ class Uploader:
         self._stopping = False
         self._threads: list[threading.Thread] = []
 
+    @property
+    def policy(self) -> UploadPolicy:
+        return self._policy
+
     def run_one(self) -> bool:
         """Claim the next due upload and move it to the store; False when nothing was due."""
         upload = self._outbox.claim(self._policy.lease_s)
