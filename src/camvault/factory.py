@@ -357,6 +357,7 @@ def build_uploader(runtime: Runtime, spool: Spool) -> Uploader:
         threads=gateway.upload_threads,
         retry_s=gateway.upload_retry_seconds,
         max_retry_s=gateway.upload_max_retry_seconds,
+        put_only=gateway.store_access == "put-only",
     )
     uploader = Uploader(spool, runtime.ingestor, runtime.store, policy=policy)
     spool.on_commit = uploader.wake

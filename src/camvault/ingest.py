@@ -7,15 +7,24 @@ sha256), then journal the key for processing. An object is never overwritten: th
 (camera, name and bytes) is recognised (idempotent, even when the name carries no time stamp
 and the arrival hour differs), different bytes under a taken name get an alternative name
 (``…~2.mp4``), so two clips in the same second both survive.
+
+Whose object a taken name holds is decided by reading it (HEAD, the sha256 in its metadata),
+or, for a caller whose credential may only put (the gateway with ``store_access =
+"put-only"``), by ``PutIntents``: the caller's durable notes of which key it was about to
+write with which sha256. A 412 on a key noted with this file's sha256 is an earlier attempt's
+object (a crash between the put and its bookkeeping); on any other key it is another file's.
+The journal remembers a file only after the caller verified it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -39,7 +48,7 @@ from camvault.processor.core import (
     capture_metadata,
 )
 from camvault.processor.journal import Journal
-from camvault.store.base import ObjectExists, ObjectNotFound, ObjectStore
+from camvault.store.base import ObjectExists, ObjectNotFound, ObjectStore, PutResult
 
 MAX_ALTERNATIVES = 100
 
@@ -50,7 +59,7 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class Stored:
-    """Where one file went."""
+    """Where one file went; ``put`` is the store's answer when this call wrote the object."""
 
     key: str
     created: bool
@@ -59,6 +68,45 @@ class Stored:
     camera: str
     name: str
     sha256: str
+    put: PutResult | None = None
+
+
+class Claim(Enum):
+    """What the notes say about a key before a put-only caller writes it."""
+
+    NEW = "new"
+    """Nobody noted it: noted now for this file."""
+    OURS = "ours"
+    """Noted before for a file with this sha256: an earlier attempt may have written it."""
+    OTHER = "other"
+    """Noted for another file, or known to hold one."""
+
+
+class PutIntents(Protocol):
+    """Durable notes a put-only caller keeps instead of reading the store."""
+
+    def reserve(self, key: str, sha256: str) -> Claim:
+        """Note, durably and before the put, that this file is about to be written at ``key``."""
+        ...
+
+    def taken(self, key: str) -> None:
+        """``key`` holds another file (or one this file could not be proven to be)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A key that now holds the file; ``put`` is None when an earlier write put it there."""
+
+    put: PutResult | None
+
+
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    name: str
+    sha256: str
+    metadata: Mapping[str, str]
 
 
 class Ingestor:
@@ -88,12 +136,17 @@ class Ingestor:
         source_path: str | None = None,
         *,
         received: datetime | None = None,
+        intents: PutIntents | None = None,
+        verify: Callable[[Stored], None] | None = None,
     ) -> Stored:
         """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
         path for it, which may carry the capture time in its folders and then names the file;
         ``received``: when the upload completed, default now), and journal its key for
-        processing. Returns once the object is durable in the store."""
-        stored = self._store_file(path, camera, source_path, received or self._clock())
+        processing. Returns once the object is durable in the store. With ``intents`` the store
+        is never read; ``verify`` runs before the key is journaled."""
+        stored = self._store_file(path, camera, source_path, received or self._clock(), intents)
+        if verify is not None:
+            verify(stored)
         self._journal.remember_upload(stored.camera, stored.name, stored.sha256, stored.key)
         self._journal.add([stored.key])
         return stored
@@ -102,7 +155,14 @@ class Ingestor:
         """The capture instant ``ingest`` will find for this file (the gateway queues by it)."""
         return resolve_capture_time(source_path, self._cameras.get(camera).zone, received).instant
 
-    def _store_file(self, path: Path, camera: str, source_path: str | None, received: datetime) -> Stored:
+    def _store_file(
+        self,
+        path: Path,
+        camera: str,
+        source_path: str | None,
+        received: datetime,
+        intents: PutIntents | None,
+    ) -> Stored:
         registered = self._cameras.get(camera)
         camera, zone = registered.name, registered.zone
         name = storable_filename(PurePosixPath(source_path).name if source_path else path.name)
@@ -118,9 +178,6 @@ class Ingestor:
             )
         capture = resolve_capture_time(source_path or name, zone, received)
         size, digest = _size_and_sha256(path)
-        known = self._journal.recall_upload(camera, name, digest)
-        if known is not None and self._holds(known, digest):
-            return Stored(known, False, capture, size, camera, name, digest)
         metadata = {
             META_CAMERA: camera,
             **capture_metadata(capture),
@@ -128,18 +185,49 @@ class Ingestor:
             META_SOURCE: quote(source_path or name, safe="/:@+ -_.~[]"),
             META_SHA256: digest,
         }
+        file = _File(path, name, digest, metadata)
+
+        def stored(key: str, placed: _Placed) -> Stored:
+            return Stored(key, placed.put is not None, capture, size, camera, name, digest, placed.put)
+
+        known = self._journal.recall_upload(camera, name, digest)
+        if known is not None:
+            placed = self._place_known(known, file, intents)
+            if placed is not None:
+                return stored(known, placed)
         base = build_key(self._prefix, camera, capture.instant, kind, name, self._key_zone)
         for number in range(1, MAX_ALTERNATIVES + 1):
             filename = name if number == 1 else alternative_filename(name, number)
             key = build_key(self._prefix, camera, capture.instant, kind, filename, self._key_zone).key
-            with path.open("rb") as data:
-                if self._put_new(key, data, name, metadata):
-                    return Stored(key, True, capture, size, camera, name, digest)
-            if self._holds(key, digest):
-                return Stored(key, False, capture, size, camera, name, digest)
+            placed = self._place(key, file, intents)
+            if placed is not None:
+                return stored(key, placed)
         raise IngestError(
             f"{source_path or path}: {MAX_ALTERNATIVES} different files already named like {base.key}"
         )
+
+    def _place_known(self, key: str, file: _File, intents: PutIntents | None) -> _Placed | None:
+        """The key the journal remembers for this file (it remembers verified uploads only)."""
+        if intents is None:
+            return _Placed(None) if self._holds(key, file.sha256) else None
+        put = self._put_new(key, file)  # put-only: a 412 is the remembered object
+        return _Placed(put)
+
+    def _place(self, key: str, file: _File, intents: PutIntents | None) -> _Placed | None:
+        """Put the file at ``key`` unless another file holds it (then None)."""
+        if intents is None:
+            put = self._put_new(key, file)
+            if put is not None or self._holds(key, file.sha256):
+                return _Placed(put)
+            return None
+        claim = intents.reserve(key, file.sha256)
+        if claim is Claim.OTHER:
+            return None
+        put = self._put_new(key, file)
+        if put is not None or claim is Claim.OURS:
+            return _Placed(put)
+        intents.taken(key)
+        return None
 
     def _holds(self, key: str, digest: str) -> bool:
         try:
@@ -147,12 +235,19 @@ class Ingestor:
         except ObjectNotFound:
             return False
 
-    def _put_new(self, key: str, data: BinaryIO, name: str, metadata: dict[str, str]) -> bool:
+    def _put_new(self, key: str, file: _File) -> PutResult | None:
+        """The store's answer, or None when an object is at ``key`` already."""
         try:
-            self._store.put(key, data, content_type=content_type_for(name), metadata=metadata, if_absent=True)
+            with file.path.open("rb") as data:
+                return self._store.put(
+                    key,
+                    data,
+                    content_type=content_type_for(file.name),
+                    metadata=file.metadata,
+                    if_absent=True,
+                )
         except ObjectExists:
-            return False
-        return True
+            return None
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

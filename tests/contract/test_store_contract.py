@@ -48,6 +48,20 @@ def test_put_head_open_round_trip(backend: Backend) -> None:
     assert read_all(backend.store, key) == body
 
 
+def test_the_put_answer_proves_the_bytes_without_a_read(backend: Backend, tmp_path: Path) -> None:
+    """A caller that may only put (the gateway's put-only credential) verifies from the answer."""
+    from camvault.gateway.uploader import expected_etag
+
+    small, big = tmp_path / "small.jpg", tmp_path / "big.mp4"
+    small.write_bytes(b"jpeg bytes")
+    big.write_bytes(hashlib.sha256(b"big").digest() * ((9 << 20) // 32))
+    for path in (small, big):
+        with path.open("rb") as data:
+            answer = backend.store.put(backend.key(path.name), data, content_type="application/octet-stream")
+        assert answer.size == path.stat().st_size and answer.etag_is_digest
+        assert answer.etag == expected_etag(path, answer.part_size)
+
+
 def test_empty_object(backend: Backend) -> None:
     key = backend.key("empty.bin")
     info = backend.store.put(key, b"", content_type="application/octet-stream")

@@ -4,7 +4,9 @@ finishes whatever a crash interrupted, losing and duplicating nothing."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,6 +86,28 @@ def test_a_vanished_file_is_not_committed(spool: Spool) -> None:
     with pytest.raises(SpoolError, match="cannot spool"):
         spool.commit(spool.home("porch") / "gone.jpg", Arrival("porch", "gone.jpg", RECEIVED))
     assert spool.outbox.uploads() == []
+
+
+def test_uploads_finishing_together_are_each_committed_or_each_refused(spool: Spool) -> None:
+    files = [upload(spool, f"snap{n:02d}.jpg", bytes([n]) * 100) for n in range(16)]
+    spool.spooled(upload_id(files[5][1])).write_bytes(b"another upload")  # its link must fail
+    together = threading.Barrier(len(files))
+
+    def commit(path: Path, arrival: Arrival) -> SpoolError | None:
+        together.wait()
+        try:
+            spool.commit(path, arrival)
+        except SpoolError as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(len(files)) as pool:
+        outcomes = list(pool.map(commit, *zip(*files, strict=True)))
+    assert [n for n, outcome in enumerate(outcomes) if outcome is not None] == [5]
+    for n, (_, arrival) in enumerate(files):
+        if n != 5:
+            assert spool.spooled(upload_id(arrival)).read_bytes() == bytes([n]) * 100
+    assert len(spool.outbox.uploads()) == 16  # the failed one is repaired or kept failed at restart
 
 
 def test_a_naive_arrival_instant_is_refused(spool: Spool) -> None:

@@ -3,7 +3,10 @@
 ``SeaweedServer`` starts ``weed`` (next to the running Python, else from PATH) with fixed test
 credentials, waits until its S3 port serves the bucket, and stops it cleanly; ``stop()`` then
 ``start()`` brings it back on the same ports and data directory, so a test can take the server
-away for a while. The ``seaweed`` fixture shares one server per pytest session (kept in the
+away for a while. Besides the admin key the server knows a put-only identity
+(``put_only_client``) that may only write under ``PUT_ONLY_PREFIX/`` (PutObject and the multipart
+calls, as the gateway's IAM policy on AWS): every read, head or list it sends is refused.
+The ``seaweed`` fixture shares one server per pytest session (kept in the
 session's ``config.stash``, so importing the fixture into several modules still starts one);
 it stops at the end of the session, and at interpreter exit at the latest.
 """
@@ -11,6 +14,7 @@ it stops at the end of the session, and at interpreter exit at the latest.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import random
 import shutil
@@ -35,6 +39,9 @@ SECRET_KEY = "camvault-test-secret-0123456789"
 BUCKET = "camvault-test"
 REGION = "us-east-1"
 START_TIMEOUT_S = 60.0
+PUT_ONLY_ACCESS_KEY = "camvault-putonly-key"
+PUT_ONLY_SECRET_KEY = "camvault-putonly-secret-0123456789"
+PUT_ONLY_PREFIX = "putonly"
 PROBE_KEY = "camvault-seaweed-probe/ready"
 """Written and read back at every start; tests list under their own prefixes, never the root."""
 _PORT_NAMES = ("s3", "master", "volume", "filer", "admin")
@@ -115,12 +122,29 @@ class SeaweedServer:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             f"-bucket={self.bucket}",
+            f"-s3.config={self.data_dir / 's3.json'}",
         ]
+
+    def _write_identities(self) -> None:
+        identities = [
+            {
+                "name": "admin",
+                "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            },
+            {
+                "name": "put-only",
+                "credentials": [{"accessKey": PUT_ONLY_ACCESS_KEY, "secretKey": PUT_ONLY_SECRET_KEY}],
+                "actions": [f"Write:{self.bucket}/{PUT_ONLY_PREFIX}/*"],
+            },
+        ]
+        (self.data_dir / "s3.json").write_text(json.dumps({"identities": identities}), encoding="utf-8")
 
     def start(self) -> None:
         if self.running:
             return
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        self._write_identities()
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key)
         env["AWS_SECRET_ACCESS_KEY"] = self.secret_key
         with self.log_path.open("ab") as log:
@@ -204,6 +228,15 @@ class SeaweedServer:
         }
         settings.update(overrides)
         return make_s3_client(**settings)
+
+    def put_only_client(self, **overrides: Any) -> S3Client:
+        """A client with the put-only identity: writes under ``PUT_ONLY_PREFIX/``, nothing else."""
+        settings: dict[str, Any] = {
+            "access_key_id": PUT_ONLY_ACCESS_KEY,
+            "secret_access_key": PUT_ONLY_SECRET_KEY,
+        }
+        settings.update(overrides)
+        return self.client(**settings)
 
     def is_responding(self) -> bool:
         try:

@@ -83,6 +83,10 @@ def check_addressing(value: str) -> str | None:
     return None if value in ("auto", "path", "virtual") else 'use "auto", "path" or "virtual"'
 
 
+def check_store_access(value: str) -> str | None:
+    return None if value in ("read-write", "put-only") else 'use "read-write" or "put-only"'
+
+
 def check_optional_address(value: str) -> str | None:
     if not value:
         return None
@@ -201,6 +205,13 @@ class GatewaySettings:
         300.0,
         "Longest delay between retries of an upload (uploads are retried until they succeed).",
         positive,
+    )
+    store_access: str = setting(
+        "read-write",
+        'What the gateway\'s store credential may do: "read-write" verifies uploads by reading them '
+        'back when the put\'s answer cannot; "put-only" (s3:PutObject and multipart only) never reads, '
+        "verifies from the put's answer and notes each key in the outbox before writing it.",
+        check_store_access,
     )
 
 

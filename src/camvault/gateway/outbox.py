@@ -10,6 +10,10 @@ logic as the processor journal), ordered by capture instant. An upload's life:
    upload is counted, in one transaction;
 3. ``forget``: the spool copy and the home name are gone; the row goes.
 
+With a put-only store credential (no HEAD), ``reserve`` durably notes before each put which key
+an upload is about to write with which sha256 (its intent), so a 412 on that key after a crash
+is recognised as the earlier attempt's object; ``taken`` notes that a key holds another file.
+
 A restart finds each upload in one of these states and finishes it (``Spool.reconcile``). The
 counters of the gateway (rejected, ignored, aborted uploads) live here too, so ``camvault
 status`` in another process reads the same figures.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +50,16 @@ _MIGRATIONS = [
             stored_key TEXT
         )""",
         "CREATE TABLE recent_uploads (done_ms INTEGER NOT NULL)",
+    ),
+    (
+        # Put-only stores: the key each upload is about to write, reserved before the put.
+        # sha256 NULL: the key turned out to hold another file (a 412 without our intent).
+        """CREATE TABLE intents (
+            key TEXT PRIMARY KEY,
+            upload_id TEXT NOT NULL,
+            sha256 TEXT
+        )""",
+        "CREATE INDEX intents_by_upload ON intents (upload_id)",
     ),
 ]
 
@@ -101,23 +116,30 @@ class Outbox:
     def record(self, upload: Upload, order: datetime) -> bool:
         """Durably record ``upload`` (queued in ``order``, its capture instant). False when it
         was recorded before (the same commit again)."""
+        return self.record_many([(upload, order)])[0]
+
+    def record_many(self, uploads: Sequence[tuple[Upload, datetime]]) -> list[bool]:
+        """``record`` for several uploads in one transaction (one fsync): all or none."""
         with self._lock, transaction(self._db):
-            inserted = self._db.execute(
-                "INSERT INTO arrivals (id, camera, source_path, received_ms, size, home, home_inode) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO NOTHING",
-                (
-                    upload.id,
-                    upload.camera,
-                    upload.source_path,
-                    epoch_ms(upload.received),
-                    upload.size,
-                    upload.home,
-                    upload.home_inode,
-                ),
-            ).rowcount
-            if inserted:
-                self._queue.add_in(self._db, [(upload.id, epoch_ms(order))])
+            return [self._insert(upload, order) for upload, order in uploads]
+
+    def _insert(self, upload: Upload, order: datetime) -> bool:
+        inserted = self._db.execute(
+            "INSERT INTO arrivals (id, camera, source_path, received_ms, size, home, home_inode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (
+                upload.id,
+                upload.camera,
+                upload.source_path,
+                epoch_ms(upload.received),
+                upload.size,
+                upload.home,
+                upload.home_inode,
+            ),
+        ).rowcount
+        if inserted:
+            self._queue.add_in(self._db, [(upload.id, epoch_ms(order))])
         return bool(inserted)
 
     def claim(self, lease_s: float = 300.0) -> Upload | None:
@@ -141,8 +163,34 @@ class Outbox:
 
     def forget(self, ident: str) -> None:
         """The spool copy and home name of a stored upload are gone."""
-        with self._lock:
-            self._db.execute("DELETE FROM arrivals WHERE id = ? AND stored_key IS NOT NULL", (ident,))
+        with self._lock, transaction(self._db):
+            gone = self._db.execute(
+                "DELETE FROM arrivals WHERE id = ? AND stored_key IS NOT NULL", (ident,)
+            ).rowcount
+            if gone:
+                self._db.execute("DELETE FROM intents WHERE upload_id = ?", (ident,))
+
+    def reserve(self, ident: str, key: str, sha256: str) -> str | None:
+        """Durably note that upload ``ident`` is about to put bytes with ``sha256`` at ``key``,
+        unless the key is noted already. Returns None when this call reserved it, else the
+        sha256 noted before ("" when the key holds another file)."""
+        with self._lock, transaction(self._db):
+            row = self._db.execute("SELECT sha256 FROM intents WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row[0] or "")
+            self._db.execute(
+                "INSERT INTO intents (key, upload_id, sha256) VALUES (?, ?, ?)", (key, ident, sha256)
+            )
+        return None
+
+    def taken(self, ident: str, key: str) -> None:
+        """``key`` holds a file that is not upload ``ident``'s: never take it for ours."""
+        with self._lock, transaction(self._db):
+            self._db.execute(
+                "INSERT INTO intents (key, upload_id, sha256) VALUES (?, ?, NULL) "
+                "ON CONFLICT(key) DO UPDATE SET sha256 = NULL, upload_id = excluded.upload_id",
+                (key, ident),
+            )
 
     def fail(self, ident: str, error: str, *, retry_s: float, max_retry_s: float, permanent: bool) -> None:
         """An attempt failed: retry with backoff (capped at ``max_retry_s``: a store that is away

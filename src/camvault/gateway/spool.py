@@ -34,11 +34,12 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from camvault.gateway.groupcommit import GroupCommit
 from camvault.gateway.outbox import Outbox, Upload
 from camvault.sqlitedb import NewerSchema
 
@@ -72,6 +73,15 @@ class SpoolLimits:
 
     max_bytes: int = 0
     min_free_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An upload whose file is fsynced, waiting for its group commit."""
+
+    file: Path
+    upload: Upload
+    order: datetime
 
 
 OrderOf = Callable[[Arrival], datetime]
@@ -122,6 +132,7 @@ class Spool:
         self._order_of = order_of
         self.on_commit: Callable[[], None] | None = None
         """Called after each commit (the uploader's ``wake``)."""
+        self._group: GroupCommit[_Pending] = GroupCommit(self._commit_batch)
         self.homes = root / "homes"
         self.queue = root / "queue"
         self.orphans = root / "orphans"
@@ -187,7 +198,6 @@ class Spool:
             raise SpoolError("the arrival instant must be timezone-aware")
         home = file.resolve().relative_to(self.homes.resolve())
         facts = _fsync_file(file)
-        fsync_dir(file.parent)
         upload = Upload(
             id=upload_id(arrival),
             camera=arrival.camera,
@@ -197,11 +207,30 @@ class Spool:
             home=home.as_posix(),
             home_inode=facts.st_ino,
         )
-        self.outbox.record(upload, self._order_of(arrival))
-        self._link(file, self.spooled(upload.id))
-        fsync_dir(self.queue)
+        error = self._group.submit(_Pending(file, upload, self._order_of(arrival)))
+        if error is not None:
+            raise error
         if self.on_commit is not None:
             self.on_commit()
+
+    def _commit_batch(self, batch: Sequence[_Pending]) -> list[Exception | None]:
+        """The durable part of a commit, shared by uploads finishing together: each folder
+        fsynced once, the rows in one transaction, the links, and one fsync of the queue."""
+        errors: dict[int, Exception] = {}
+        for folder in {pending.file.parent for pending in batch}:
+            try:
+                fsync_dir(folder)
+            except OSError as exc:
+                errors.update({at: exc for at, pending in enumerate(batch) if pending.file.parent == folder})
+        live = [at for at in range(len(batch)) if at not in errors]
+        self.outbox.record_many([(batch[at].upload, batch[at].order) for at in live])
+        for at in live:
+            try:
+                self._link(batch[at].file, self.spooled(batch[at].upload.id))
+            except OSError as exc:
+                errors[at] = exc
+        fsync_dir(self.queue)
+        return [errors.get(at) for at in range(len(batch))]
 
     @staticmethod
     def _link(file: Path, target: Path) -> None:

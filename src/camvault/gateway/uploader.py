@@ -3,10 +3,16 @@
 Worker threads claim uploads in capture order (``threads`` bound the concurrency) and store
 each with the same ``Ingestor`` as ``camvault ingest``: same key, metadata (camera,
 capture-time, content-type, sha256), never-overwrite rule, and dedupe by camera + name +
-sha256, which also journals the key for the processor. Then the upload is verified against
-the store: size and the sha256 in its metadata always; the bytes themselves through the ETag
-when it is an MD5 (single-part uploads), else by reading the object back. Only then does the
+sha256. The upload is verified before the key is journaled for the processor: from the put's
+own answer when it has one (size, and the ETag against the spooled file's MD5, or against its
+multipart ETag computed here with the store's part size), else by reading the object back
+(size, the sha256 in its metadata, the bytes when the ETag is no digest). Only then does the
 outbox record it stored and the spool release the local copy and the home name.
+
+With ``put_only`` (``[gateway] store_access = "put-only"``) nothing is ever read: before each
+put the outbox notes the key and sha256 (an intent), so a 412 after a crash is recognised as
+this file's earlier put, and an answer that proves nothing (SSE-KMS ETags) fails the upload
+with a clear reason instead of claiming it verified.
 
 A failure is retried with exponential backoff and jitter, capped at ``max_retry_s``, for as
 long as it takes (a store away for a day is retried for a day); a file the store can never
@@ -26,11 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camvault.accounts.registry import UnknownCamera
-from camvault.gateway.outbox import Upload
+from camvault.gateway.outbox import Outbox, Upload
 from camvault.gateway.spool import Spool
-from camvault.ingest import IngestError, Ingestor, Stored
+from camvault.ingest import Claim, IngestError, Ingestor, Stored
 from camvault.processor.core import META_SHA256
-from camvault.store.base import ObjectStore
+from camvault.store.base import ObjectStore, PutResult
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +55,53 @@ class UploadPolicy:
     max_retry_s: float = 300.0
     lease_s: float = 600.0
     poll_s: float = 1.0
+    put_only: bool = False
+    """The store credential may only put: never HEAD or GET (``[gateway] store_access``)."""
 
 
-def verify(store: ObjectStore, stored: Stored, path: Path) -> None:
-    """Raise VerifyError unless the object at ``stored.key`` holds exactly the bytes at ``path``."""
+def verify(store: ObjectStore, stored: Stored, path: Path, *, can_read: bool = True) -> None:
+    """Raise VerifyError unless the object at ``stored.key`` holds exactly the bytes at ``path``:
+    from the put's answer when it proves the bytes, else by reading the object when allowed."""
+    put = stored.put
+    if put is not None and put.etag_is_digest and put.etag:
+        _check_answer(stored, put, path)
+        return
+    if can_read:
+        _check_by_reading(store, stored, path)
+        return
+    if put is not None:
+        raise VerifyError(
+            f"{stored.key}: the store's answer (ETag {put.etag}) proves nothing about the bytes "
+            '(SSE-KMS?) and [gateway] store_access = "put-only" forbids reading it back: use '
+            'SSE-S3 for the bucket, or allow GetObject and set store_access = "read-write"'
+        )
+    # Found by a 412 on a key noted for this sha256 (or remembered verified): an earlier
+    # attempt's put, whose parts the server checked against their Content-MD5.
+
+
+def expected_etag(path: Path, part_size: int | None) -> str:
+    """S3's ETag for the file at ``path``: its MD5, or for a multipart upload in ``part_size``
+    parts the MD5 of the concatenated part MD5s, ``-`` and the number of parts."""
+    if part_size is None:
+        return _digest(path, hashlib.md5(usedforsecurity=False))
+    parts = hashlib.md5(usedforsecurity=False)
+    count = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(part_size):
+            parts.update(hashlib.md5(chunk, usedforsecurity=False).digest())
+            count += 1
+    return f"{parts.hexdigest()}-{max(count, 1)}"
+
+
+def _check_answer(stored: Stored, put: PutResult, path: Path) -> None:
+    if put.size != stored.size:
+        raise VerifyError(f"{stored.key}: the store took {put.size} bytes, the spool holds {stored.size}")
+    local = expected_etag(path, put.part_size)
+    if (put.etag or "").lower() != local:
+        raise VerifyError(f"{stored.key}: ETag {put.etag} is not the spooled file's {local}")
+
+
+def _check_by_reading(store: ObjectStore, stored: Stored, path: Path) -> None:
     info = store.head(stored.key)
     if info.size != stored.size:
         raise VerifyError(f"{stored.key}: the store holds {info.size} bytes, the spool {stored.size}")
@@ -79,6 +128,23 @@ def _digest(path: Path, digest: hashlib._Hash) -> str:
     return digest.hexdigest()
 
 
+class _UploadIntents:
+    """One upload's intents in the outbox (``ingest.PutIntents``)."""
+
+    def __init__(self, outbox: Outbox, ident: str) -> None:
+        self._outbox = outbox
+        self._ident = ident
+
+    def reserve(self, key: str, sha256: str) -> Claim:
+        noted = self._outbox.reserve(self._ident, key, sha256)
+        if noted is None:
+            return Claim.NEW
+        return Claim.OURS if noted == sha256 else Claim.OTHER
+
+    def taken(self, key: str) -> None:
+        self._outbox.taken(self._ident, key)
+
+
 class Uploader:
     """Worker threads that move spooled uploads into the object store."""
 
@@ -100,6 +166,10 @@ class Uploader:
         self._wake = threading.Condition()
         self._stopping = False
         self._threads: list[threading.Thread] = []
+
+    @property
+    def policy(self) -> UploadPolicy:
+        return self._policy
 
     def run_one(self) -> bool:
         """Claim the next due upload and move it to the store; False when nothing was due."""
@@ -125,9 +195,19 @@ class Uploader:
 
     def _store_one(self, upload: Upload) -> Stored:
         path = self._spool.spooled(upload.id)
-        stored = self._ingestor.ingest(path, upload.camera, upload.source_path, received=upload.received)
-        verify(self._store, stored, path)
-        return stored
+        intents = _UploadIntents(self._outbox, upload.id) if self._policy.put_only else None
+
+        def check(stored: Stored) -> None:
+            try:
+                verify(self._store, stored, path, can_read=intents is None)
+            except VerifyError:
+                if intents is not None:  # never take that object for this file again
+                    intents.taken(stored.key)
+                raise
+
+        return self._ingestor.ingest(
+            path, upload.camera, upload.source_path, received=upload.received, intents=intents, verify=check
+        )
 
     def _failed(self, upload: Upload, reason: str, *, permanent: bool) -> None:
         policy = self._policy

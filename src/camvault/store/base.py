@@ -45,6 +45,20 @@ class ObjectInfo:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PutResult(ObjectInfo):
+    """What a ``put`` learned from the store's own answer, enough to verify the upload without
+    reading the object back (a put-only credential cannot).
+
+    ``etag`` is the MD5 hex of the bytes when ``part_size`` is ``None`` (one part), else S3's
+    multipart ETag: the MD5 of the concatenated part MD5s, ``-`` and the number of parts of
+    ``part_size`` bytes (the last one shorter). ``etag_is_digest`` is False when the store's
+    ETag says nothing about the bytes (S3 with SSE-KMS or customer keys)."""
+
+    part_size: int | None = None
+    etag_is_digest: bool = True
+
+
 class ObjectStore(Protocol):
     """Primitives every backend implements. Keys are bucket-relative, ``/``-separated."""
 
@@ -61,9 +75,9 @@ class ObjectStore(Protocol):
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
-    ) -> ObjectInfo:
+    ) -> PutResult:
         """Store ``data`` at ``key`` atomically; with ``if_absent``, raise ObjectExists instead of
-        replacing an existing object."""
+        replacing an existing object. Returns what the store answered (size, ETag)."""
         ...
 
     def head(self, key: str) -> ObjectInfo:

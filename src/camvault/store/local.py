@@ -15,7 +15,9 @@ Layout under ``root`` (the directory's name is the bucket name):
 
 A put streams the data in 1 MiB chunks into a temp file beside the target while hashing it,
 fsyncs it, writes the sidecar (temp, fsync, rename), renames the object into place and fsyncs
-the directory: a reader sees the old object or the whole new one, never a part. With
+the directory: a reader sees the old object or the whole new one, never a part. The put returns
+the MD5 of the bytes it wrote as the ETag (the rename of a fully written, fsynced file is the
+verification a network store gets from its checksums). With
 ``if_absent`` the object is hard-linked into place instead, which fails when the key exists,
 so of two racing puts exactly one wins; the sidecar follows the link.
 
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from camvault.clock import Clock, utcnow
-from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, StoreError
+from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, PutResult, StoreError
 from camvault.store.streams import buffered, check_range, iter_chunks, send_created_notification
 from camvault.store.url import (
     RESERVED_PART_PREFIX,
@@ -99,7 +101,7 @@ class LocalStore:
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
-    ) -> ObjectInfo:
+    ) -> PutResult:
         target = self._path(key)
         content_type = check_content_type(content_type)
         checked = check_metadata(metadata)
@@ -109,7 +111,7 @@ class LocalStore:
             tmp, size, etag = self._write_temp(target.parent, data)
         except OSError as exc:
             raise self._write_error(key, exc) from exc
-        info = ObjectInfo(key, size, content_type, self._clock(), etag, checked)
+        info = PutResult(key, size, content_type, self._clock(), etag, checked)
         try:
             inode = tmp.stat().st_ino
             if if_absent:

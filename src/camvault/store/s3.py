@@ -6,7 +6,10 @@ Decisions:
   stream as a multipart upload, one ``PART_SIZE`` chunk in memory at a time, every part with
   its own ``Content-MD5``. Either way the server refuses bytes that changed on the way, so a
   successful ``put`` means the server holds exactly what was read. A failed multipart upload is
-  aborted. The etag is S3's: the md5 hex for a single put, ``<hash>-<parts>`` for multipart.
+  aborted. The etag is S3's: the md5 hex for a single put, ``<hash>-<parts>`` for multipart
+  (the MD5 of the part MD5s). ``put`` returns it as a ``PutResult`` with the part size used, so
+  a caller that may not read (a put-only credential) verifies the upload from the answer alone;
+  an SSE-KMS or SSE-C answer is marked as not a digest of the bytes.
   ``make_s3_client(checksum="when_supported")`` adds botocore's CRC32 to every upload and
   validates checksums on full reads; SeaweedFS accepts that too (tested), older S3-compatible
   servers may not, hence the ``when_required`` default.
@@ -34,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
 
 from camvault.clock import Clock, utcnow
-from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, StoreError
+from camvault.store.base import Notify, ObjectExists, ObjectInfo, ObjectNotFound, PutResult, StoreError
 from camvault.store.streams import buffered, check_range, iter_chunks, send_created_notification
 from camvault.store.url import check_content_type, check_key, check_metadata
 
@@ -139,7 +142,7 @@ class S3Store:
         content_type: str,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
-    ) -> ObjectInfo:
+    ) -> PutResult:
         check_key(key)
         args = _ObjectArgs(
             Bucket=self._bucket,
@@ -152,21 +155,24 @@ class S3Store:
         condition = _Condition(IfNoneMatch="*") if if_absent else _Condition()
         try:
             if len(first) < PART_SIZE:
-                response = self._client.put_object(
+                answer: Mapping[str, Any] = self._client.put_object(
                     **args, **condition, Body=first, ContentMD5=_content_md5(first)
                 )
-                etag, size = response.get("ETag", ""), len(first)
+                size, part_size = len(first), None
             else:
-                etag, size = self._put_multipart(args, condition, first, parts)
+                answer, size = self._put_multipart(args, condition, first, parts)
+                part_size = PART_SIZE
         except Exception as exc:
             raise self._error(exc, "store", key) from exc
-        info = ObjectInfo(
+        info = PutResult(
             key=key,
             size=size,
             content_type=args["ContentType"],
             last_modified=self._clock(),
-            etag=etag.strip('"') or None,
+            etag=str(answer.get("ETag", "")).strip('"') or None,
             metadata=args["Metadata"],
+            part_size=part_size,
+            etag_is_digest=not _encrypted_with_keys(answer),
         )
         send_created_notification(self._notify, bucket=self._bucket, info=info, region=self._region())
         return info
@@ -177,8 +183,8 @@ class S3Store:
         condition: _Condition,
         first: bytes,
         rest: Iterator[bytes],
-    ) -> tuple[str, int]:
-        """Upload ``first`` and ``rest`` as parts; (S3's etag, total size)."""
+    ) -> tuple[Mapping[str, Any], int]:
+        """Upload ``first`` and ``rest`` as parts; (S3's answer to the completion, total size)."""
         upload_id = self._client.create_multipart_upload(**args)["UploadId"]
         where = _Upload(Bucket=self._bucket, Key=args["Key"], UploadId=upload_id)
         try:
@@ -196,7 +202,7 @@ class S3Store:
         except BaseException:
             self._abort(where)
             raise
-        return response.get("ETag", ""), size
+        return cast(Mapping[str, Any], response), size
 
     def _abort(self, where: _Upload) -> None:
         # The original error matters more than a failed abort; S3 expires leftover uploads.
@@ -325,6 +331,12 @@ def _code(exc: BaseException) -> str | None:
         return None
     code = response.get("Error", {}).get("Code")
     return str(code) if code else None
+
+
+def _encrypted_with_keys(answer: Mapping[str, Any]) -> bool:
+    """S3 answers with an ETag that is not the MD5 of the bytes for SSE-KMS and SSE-C objects."""
+    encryption = str(answer.get("ServerSideEncryption") or "")
+    return encryption.startswith("aws:kms") or bool(answer.get("SSECustomerAlgorithm"))
 
 
 def _is_botocore(exc: BaseException) -> bool:
