@@ -20,7 +20,6 @@ Where moto falls short of AWS the test says so and does that step itself:
 from __future__ import annotations
 
 import io
-import json
 import os
 import stat
 import urllib.request
@@ -28,9 +27,8 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,8 +43,9 @@ from camvault.domain.keys import build_key, content_type_for, event_id_for_key
 from camvault.factory import build_processor_runtime
 from camvault.processor.core import capture_metadata
 from camvault.processor.lambda_handler import LambdaProcessor, LogLine
-from camvault.store.base import StoreError
+from camvault.store.base import ObjectExists, StoreError
 from camvault.store.s3 import PART_SIZE, S3Store, make_s3_client
+from tests.support.http_api import IAM_CALLER, http_api_event, invoke
 from tests.support.media import make_clip
 from tests.support.moto import MotoServer, unique_name
 
@@ -128,6 +127,9 @@ def gateway_store(credentials: Path, moto_server: MotoServer, bucket: str) -> S3
         for line in credentials.read_text().splitlines()
         if line and not line.startswith("#")
     )
+    # The file is the gateway's settings for the store: valid as they are, and put-only.
+    gateway = load_config(None, values, credentials.parent, require_file=False).settings
+    assert (gateway.storage.url, gateway.gateway.store_access) == (f"s3://{bucket}/{PREFIX}", "put-only")
     client = make_s3_client(
         endpoint_url=moto_server.endpoint_url,
         region=values["CAMVAULT_STORAGE_REGION"],
@@ -178,31 +180,9 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 
 def api_get(container: ApiContainer, path: str, query: str = "") -> tuple[int, Any]:
-    """One HTTP API (payload 2.0) request through the API handler's Mangum adapter."""
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"host": API_HOST, "accept": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": API_HOST,
-            "stage": "$default",
-            "requestId": "req-1",
-            "http": {
-                "method": "GET",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9",
-                "userAgent": "test",
-            },
-        },
-        "isBase64Encoded": False,
-    }
-    response = container.asgi(event, SimpleNamespace(aws_request_id="req-1"))
-    return response["statusCode"], json.loads(response["body"])
+    """One request through the API handler, signed by an IAM caller API Gateway verified."""
+    answer = invoke(container, http_api_event("GET", path, host=API_HOST, query=query, iam=IAM_CALLER))
+    return answer.status, answer.json()
 
 
 class Deployed:
@@ -284,6 +264,11 @@ def upload_as_gateway(credentials: Path, moto_server: MotoServer, bucket: str, c
             store.put(key, clip.read_bytes(), content_type=content_type_for(CLIP_NAME), metadata=metadata)
             big = f"{PREFIX}/{CAMERA}/2016-10-18/Hour-18/record/big.mp4.part"
             store.put(big, b"\0" * (PART_SIZE + 1), content_type="application/octet-stream")  # multipart
+            # A put-only gateway's second attempt: the completion gets 412, the store aborts the upload.
+            with pytest.raises(ObjectExists):
+                store.put(
+                    big, b"\1" * (PART_SIZE + 1), content_type="application/octet-stream", if_absent=True
+                )
             refused = {
                 "read": lambda: store.open(key).read(),
                 "read facts": lambda: store.head(key),
@@ -298,6 +283,11 @@ def upload_as_gateway(credentials: Path, moto_server: MotoServer, bucket: str, c
                 # moto's real IAM evaluation answers AccessDenied (HEAD has no body: a bare 403)
                 with pytest.raises(StoreError, match=r"access denied \((AccessDenied|403)\)"):
                     attempt()
+        owner = moto_server.client("s3")
+        try:  # the abort was allowed (the store ignores a failed abort; the upload would remain)
+            assert not owner.list_multipart_uploads(Bucket=bucket).get("Uploads")
+        finally:
+            owner.close()
     finally:
         store.close()
     return key
@@ -361,7 +351,7 @@ def delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
 def read_back(config: Config, key: str, original: bytes) -> None:
     """The event through the API handler, then its bytes through a presigned URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")} | aws_settings(config)
-    container = build_container(env, Path.cwd())
+    container = build_container(env, Path.cwd(), trust_gateway_iam=True)  # as the handler does
     try:
         status, page = api_get(container, "/api/v1/events", f"camera={CAMERA}")
         assert status == 200, page
@@ -371,37 +361,27 @@ def read_back(config: Config, key: str, original: bytes) -> None:
         assert event["media"]["width"] == 320 and event["playable"] is True
         status, detail = api_get(container, f"/api/v1/events/{event['id']}")
         assert (status, detail["size"]) == (200, len(original))
-        # MERGE(issue 5): fetch GET /api/v1/events/{id}/media/original through api_get, assert the
-        # 307 and that its Location is a SigV4 URL expiring in <= MAX_PRESIGN_S, then download it.
-        # Until that route is merged, the store the handler built for it presigns directly.
-        url = container.store.presign(event["key"], MAX_PRESIGN_S)
-        assert url is not None and "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
-        assert f"X-Amz-Expires={MAX_PRESIGN_S}" in url
+        url = media_url(container, event["id"])
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback moto)
             assert response.read() == original
-        status, _ = api_get_with_host(container, "/api/v1/events", "evil.example")
-        assert status == 400
+        unsigned = invoke(container, http_api_event("GET", "/api/v1/events", host=API_HOST))
+        assert unsigned.status == 401  # a request no IAM authorization verified
+        elsewhere = http_api_event("GET", "/api/v1/events", host="evil.example", iam=IAM_CALLER)
+        assert invoke(container, elsewhere).status == 400
     finally:
         container.close()
 
 
-def api_get_with_host(container: ApiContainer, path: str, host: str) -> tuple[int, str]:
-    event = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": host},
-        "requestContext": {
-            "domainName": host,
-            "stage": "$default",
-            "requestId": "req-2",
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
-        },
-        "isBase64Encoded": False,
-    }
-    response = container.asgi(event, SimpleNamespace(aws_request_id="req-2"))
-    return response["statusCode"], response["body"]
+def media_url(container: ApiContainer, event_id: str) -> str:
+    """The original's media route: a 307 to a SigV4 presigned URL living at most MAX_PRESIGN_S."""
+    path = f"/api/v1/events/{event_id}/media/original"
+    answer = invoke(container, http_api_event("GET", path, host=API_HOST, iam=IAM_CALLER))
+    assert answer.status == 307, answer.body
+    url = answer.headers["location"]
+    signed = parse_qs(urlsplit(url).query)
+    assert signed["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and signed["X-Amz-Signature"]
+    assert 0 < int(signed["X-Amz-Expires"][0]) <= MAX_PRESIGN_S
+    return url
 
 
 def test_destroy_keeps_the_clips_and_says_how_to_delete_them(

@@ -13,9 +13,10 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from camvault.accounts.passwords import hash_secret, verify_secret
 from camvault.accounts.throttle import LoginThrottle, Throttled
@@ -23,7 +24,20 @@ from camvault.clock import Clock, utcnow
 
 ADMIN = "admin"
 TOKEN_PREFIX = "cv_"  # noqa: S105 - marks API tokens, not a secret
-__all__ = ["ADMIN", "AuthStore", "Authenticator", "NewSession", "Session", "Throttled", "digest"]
+__all__ = [
+    "ADMIN",
+    "AuthStore",
+    "Authenticator",
+    "NewSession",
+    "Session",
+    "SignInUnavailable",
+    "Throttled",
+    "digest",
+]
+
+
+class SignInUnavailable(Exception):
+    """This server keeps no sessions, so nobody signs in here; the message says what to send instead."""
 
 
 @functools.cache
@@ -129,6 +143,12 @@ class Authenticator:
 
     def logout(self, session_id: str) -> None:
         self.store.delete_session(digest(session_id))
+
+    def caller(self, request: Mapping[str, Any]) -> str | None:
+        """The caller a front in front of this server already authenticated, from the request's
+        ASGI scope; None to identify the request by its own credentials. These rules trust no
+        front: only ``accounts.lambda_auth``, switched on by the Lambda handler, does."""
+        return None
 
     def bearer(self, token: str, address: str) -> str | None:
         """Who a Bearer token speaks for: ``token:NAME`` for an API token, ``admin`` for the admin

@@ -1,7 +1,8 @@
 """Who is asking: one middleware in front of every route, and the login, session and logout routes.
 
-The middleware identifies each request (``Authorization: Bearer`` token, else the session
-cookie), enforces CSRF for state-changing requests made with the cookie, and refuses every
+The middleware identifies each request (the caller a trusted front authenticated, when the
+authenticator trusts one; else the ``Authorization: Bearer`` token, else the session cookie),
+enforces CSRF for state-changing requests made with the cookie, and refuses every
 path that is not public: ``/api/…`` with 401 JSON, ``/static/…`` with 401, any other page
 with a 303 redirect to ``/login``. Because it sits in front of the router, a route added later
 is protected without doing anything. The login rules themselves are ``Authenticator``'s.
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from camvault.accounts.auth_base import Authenticator, Throttled
+from camvault.accounts.auth_base import Authenticator, SignInUnavailable, Throttled
 
 API = "/api/v1"
 SESSION_COOKIE = "camvault_session"
@@ -76,6 +77,9 @@ class AuthMiddleware:
 
     def identify(self, request: HTTPConnection) -> Identity:
         """Who sent ``request``; a websocket handshake counts as a GET."""
+        vouched = self.auth.caller(request.scope)  # e.g. API Gateway's IAM check, on Lambda
+        if vouched is not None:
+            return Identity(vouched)
         address = request.client.host if request.client else "unknown"
         header = request.headers.get("authorization")
         if header is not None:
@@ -133,7 +137,11 @@ def auth_router(auth: Authenticator) -> APIRouter:
 
     @router.post(
         "/login",
-        responses={401: {"description": "wrong user name or password"}, 429: {"description": "throttled"}},
+        responses={
+            401: {"description": "wrong user name or password"},
+            403: {"description": "this server offers no sign-in (the API on AWS Lambda)"},
+            429: {"description": "throttled"},
+        },
     )
     def login(credentials: Credentials, request: Request, response: Response) -> SessionInfo:
         address = request.client.host if request.client else "unknown"
@@ -141,6 +149,8 @@ def auth_router(auth: Authenticator) -> APIRouter:
             started = auth.login(credentials.username, credentials.password, address)
         except Throttled as exc:
             raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from None
+        except SignInUnavailable as exc:
+            raise HTTPException(403, str(exc)) from None
         if started is None:
             raise HTTPException(401, "wrong user name or password")
         secure = request.url.scheme == "https"
