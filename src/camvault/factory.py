@@ -93,7 +93,13 @@ def open_catalog(config: Config) -> Catalog:
         raise ConfigError(f"[catalog] url: {exc}") from None
     catalog = config.settings.catalog
     client = make_dynamodb_client(endpoint_url=catalog.endpoint_url or None, region=catalog.region or None)
-    return DynamoDBCatalog(client, table, index=catalog.index, retention_days=config.settings.retention.days)
+    return DynamoDBCatalog(
+        client,
+        table,
+        index=catalog.index,
+        retention_days=config.settings.retention.days,
+        incident_gap=timedelta(seconds=config.settings.incidents.gap_seconds),
+    )
 
 
 def open_cameras(config: Config) -> CameraRegistry:

@@ -14,6 +14,9 @@ Decides how the ``Catalog`` primitives become DynamoDB calls:
   needs. Pages use the same cursor as every backend: the keyset position (capture ms, id),
   which the sort key encodes in the same order.
 - ``cameras`` sums the count items and reads each camera's newest event (one ``Query``, limit 1).
+- incidents are computed on read from the camera partitions (``dynamodb_incidents``): an event
+  read back gains its ``incident_id``; nothing about incidents is written, so ``put`` and
+  ``delete`` never touch a neighbour and the ``incident_id`` of an event put is not stored.
 
 Queries of the GSI are eventually consistent (DynamoDB offers nothing else on a GSI); an event
 put a moment ago may take a moment to be listed across cameras.
@@ -23,15 +26,28 @@ boto3 is imported only by ``make_dynamodb_client``; this module never reads sett
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from camvault.catalog import dynamodb_items as items
 from camvault.catalog import dynamodb_requests as requests
-from camvault.catalog.base import CameraSummary, CatalogError, EventPage, EventQuery, Position, encode_cursor
+from camvault.catalog.base import (
+    CameraSummary,
+    CatalogError,
+    EventPage,
+    EventQuery,
+    IncidentPage,
+    IncidentQuery,
+    Position,
+    encode_cursor,
+)
+from camvault.catalog.dynamodb_incidents import IncidentReads, position
 from camvault.catalog.dynamodb_items import Item, KeyRange, Location
+from camvault.domain.incidents import DEFAULT_GAP, IncidentDetail
 from camvault.domain.model import CatalogEvent, Kind
 
 if TYPE_CHECKING:
@@ -117,11 +133,17 @@ class DynamoDBCatalog:
         *,
         index: str = DEFAULT_INDEX,
         retention_days: int | None = None,
+        incident_gap: timedelta = DEFAULT_GAP,
     ) -> None:
         self._client = client
         self.table = table
         self.index = index
         self.retention_days = retention_days
+        self._incidents = IncidentReads(
+            table,
+            incident_gap // timedelta(milliseconds=1),
+            lambda request: self._call("query", client.query, **request),
+        )
 
     # -- the Catalog protocol -------------------------------------------------------------
 
@@ -131,11 +153,12 @@ class DynamoDBCatalog:
             target = Location.of(event)
         except ValueError as exc:
             raise CatalogError(str(exc)) from None
+        stored = replace(event, incident_id=None)  # computed on read, never stored
         for _ in range(MAX_ATTEMPTS):
             current = self._where(event.id)
             try:
                 self._transact(
-                    requests.put_writes(self.table, self.retention_days, event, target, current),
+                    requests.put_writes(self.table, self.retention_days, stored, target, current),
                     f"put event {event.id!r}",
                 )
             except _Conflict:
@@ -151,7 +174,7 @@ class DynamoDBCatalog:
             "get", self._client.get_item, TableName=self.table, Key=where.key(), ConsistentRead=True
         )
         item = found.get("Item")
-        return items.item_event(item) if item else None
+        return self._incidents.with_incident_ids([items.item_event(item)])[0] if item else None
 
     def query(self, query: EventQuery) -> EventPage:
         found: list[Mapping[str, AttributeValueTypeDef]] = []
@@ -161,7 +184,7 @@ class DynamoDBCatalog:
                 found.append(item)
                 if len(found) > query.limit:
                     break
-        events = [items.item_event(item) for item in found[: query.limit]]
+        events = self._incidents.with_incident_ids([items.item_event(item) for item in found[: query.limit]])
         cursor = encode_cursor(Position.of(events[-1])) if len(found) > query.limit else None
         return EventPage(events, cursor)
 
@@ -181,7 +204,9 @@ class DynamoDBCatalog:
                         event_count=records + snaps,
                         record_count=records,
                         snap_count=snaps,
-                        latest=items.item_event(latest) if latest else None,
+                        latest=self._incidents.with_incident_ids([items.item_event(latest)])[0]
+                        if latest
+                        else None,
                     )
                 )
         return summaries
@@ -200,6 +225,19 @@ class DynamoDBCatalog:
                 continue
             return True
         raise CatalogError(f"catalog table {self.table}: delete of {event_id!r} kept conflicting; retry")
+
+    def incidents(self, query: IncidentQuery) -> IncidentPage:
+        events = EventQuery(**{spec.name: getattr(query, spec.name) for spec in dataclasses.fields(query)})
+        key_range = items.key_range(events)
+        if key_range is None:
+            return IncidentPage([], None)
+        cameras = [query.camera] if query.camera is not None else self._cameras_in(key_range)
+        found, more = self._incidents.page(cameras, key_range, query.newest_first, query.limit)
+        return IncidentPage(found, encode_cursor(position(found[-1])) if more else None)
+
+    def incident(self, incident_id: str) -> IncidentDetail | None:
+        where = self._where(incident_id)
+        return self._incidents.incident(where.camera, where.sort_key) if where is not None else None
 
     def close(self) -> None:
         """Close the client's connections."""
@@ -251,6 +289,10 @@ class DynamoDBCatalog:
         )
         for item in self._pages(request):
             yield items.item_day_count(item)
+
+    def _cameras_in(self, key_range: KeyRange) -> list[str]:
+        """The cameras with events on the days of ``key_range``, by name."""
+        return sorted({count.camera for count in self._day_counts(key_range) if count.count() > 0})
 
     def _days(self, key_range: KeyRange, newest_first: bool, kind: Kind | None) -> Iterator[str]:
         """The days in range that hold events of ``kind``, in query order."""
