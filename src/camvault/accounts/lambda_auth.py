@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from camvault.accounts.auth_base import Authenticator, NewSession, Session, SignInUnavailable
 from camvault.accounts.throttle import LoginThrottle
 from camvault.clock import Clock, utcnow
-from camvault.config.schema import AuthSettings
+
+if TYPE_CHECKING:
+    from camvault.config.schema import AuthSettings
 
 IAM_PREFIX = "iam:"
 NO_SIGN_IN = (
