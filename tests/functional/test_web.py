@@ -193,7 +193,7 @@ def test_log_in_browse_filter_play_and_log_out(site: Site, browser: BrowserConte
     log_in(page, site.url, "admin", site.secret)
     assert page.locator("#user").text_content() == "admin"
     assert page.locator("#zone-note").inner_text() == "Days and times in America/New_York"
-    everything = site.all_events()
+    everything = site.all_incidents()  # one card per alarm incident
     first_page = everything[:50]
     assert shown_ids(page) == [e["id"] for e in first_page]  # newest first, one page
     assert shown_days(page) == expected_days(site, first_page)
@@ -245,13 +245,13 @@ def test_log_in_browse_filter_play_and_log_out(site: Site, browser: BrowserConte
     played = video_plays(page)
     assert (played["version"], (played["width"], played["height"])) == (first, versions[first])
     shot(page, f"{size}-player-{first}")
-    page.keyboard.press("ArrowRight")  # older: the snapshot
+    page.keyboard.press("ArrowRight")  # next: the older snapshot, an incident of its own
     page.wait_for_function(
         f"() => document.querySelector('#player-media img')?.src.includes('{site.ids['newest-snap']}')"
     )
     assert page.locator("#player-title").inner_text() == "driveway"
     expect(page.locator("#quality-small")).to_be_disabled()  # a snapshot has no small version
-    page.keyboard.press("ArrowLeft")  # back to the clip
+    page.keyboard.press("ArrowLeft")  # previous: back to the clip
     video_plays(page)
     page.click(f"#quality-{other}")
     played = video_plays(page)
@@ -347,7 +347,8 @@ def test_an_unreadable_clip_says_so_and_can_still_be_downloaded(site: Site, brow
     page = browser.pages[0]
     log_in(page, site.url, "admin", site.secret)
     broken = site.ids["broken"]
-    assert page.locator(f"[data-id='{broken}'] .badge").inner_text() == "unreadable"
+    assert page.locator(f"[data-id='{broken}'] .badge").inner_text() == "clip"
+    assert page.locator(f"[data-id='{broken}'] .no-preview").inner_text() == "no preview"
     page.click(f"[data-id='{broken}']")
     expect(page.locator(".unplayable-note")).to_contain_text("could not read this file")
     assert page.locator("#player-media video").count() == 0
@@ -394,7 +395,7 @@ def test_the_calendar_knows_today_in_the_viewer_zone(site: Site, browser: Browse
     assert all(later)  # no picking a day that has not happened yet
     page.click("#calendar [data-action='today']")
     wait_loaded(page, day=today.isoformat())
-    on_today = dict(expected_days(site, site.all_events())).get(today.isoformat(), [])
+    on_today = dict(expected_days(site, site.all_incidents())).get(today.isoformat(), [])
     assert shown_ids(page) == on_today
     page.click("#day-button")
     page.click("#calendar [data-action='all']")
@@ -425,3 +426,142 @@ def test_the_login_page_says_how_long_to_wait_when_throttled(tmp_path: Path, bro
         shot(page, "login-throttled")
     finally:
         server.stop()
+
+
+def shown_media(page: Page, event_id: str) -> None:
+    """Wait until the player shows ``event_id`` (its photo or its clip)."""
+    page.wait_for_function(
+        "id => [...document.querySelectorAll('#player-media img, #player-media video')]"
+        ".some(m => m.getAttribute('src')?.includes(`/events/${id}/`))",
+        arg=event_id,
+    )
+
+
+@pytest.mark.parametrize("browser", [DESKTOP, PHONE], ids=["desktop", "phone"], indirect=True)
+def test_an_incident_is_one_card_with_its_clip_as_face(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    size = "phone" if page.viewport_size == PHONE else "desktop"
+    snap_1, clip, snap_2 = (site.ids[label] for label in ("porch-snap-1", "porch-clip", "porch-snap-2"))
+    log_in(page, site.url, "admin", site.secret)
+    page.goto(f"{site.url}/#/timeline?camera=porch")
+    wait_loaded(page, camera="porch")
+    assert shown_ids(page) == [snap_1]  # one card, named by the incident's first event
+    card = page.locator(f"#timeline [data-id='{snap_1}']")
+    assert card.locator(".badge").inner_text() == "3 events"
+    assert card.get_attribute("aria-label") == "porch at 06:00:00 AM, 1 clip, 2 photos"
+    assert card.locator("img").get_attribute("src") == f"/api/v1/events/{clip}/media/thumbnail"
+    page.wait_for_function("() => document.querySelector('#timeline img')?.naturalWidth > 0")
+    assert page.locator("#timeline section.day").get_attribute("data-day") == "2024-06-01"
+    shot(page, f"{size}-incident-card")
+
+    card.click()  # the player opens on the incident's first event, then walks through it
+    shown_media(page, snap_1)
+    assert page.locator("#player-incident").inner_text() == "Event 1 of 3 in this incident (1 clip, 2 photos)"
+    expect(page.locator("#player-prev")).to_be_disabled()
+    page.keyboard.press("ArrowRight")
+    shown_media(page, clip)
+    video_plays(page)
+    assert page.locator("#player-incident").inner_text().startswith("Event 2 of 3")
+    shot(page, f"{size}-incident-clip")
+    page.click("#player-next")
+    shown_media(page, snap_2)
+    expect(page.locator("#player-next")).to_be_disabled()  # porch has no other incident
+    page.keyboard.press("ArrowLeft")
+    shown_media(page, clip)
+
+
+def test_next_walks_past_an_incident_to_the_next_one(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    log_in(page, site.url, "admin", site.secret)
+    incidents = [incident["id"] for incident in site.all_incidents()]
+    porch = site.ids["porch-snap-1"]
+    after = incidents[incidents.index(porch) + 1]  # older, another camera
+    page.click(f"#timeline [data-id='{porch}']")
+    shown_media(page, porch)
+    for event in ("porch-clip", "porch-snap-2"):
+        page.keyboard.press("ArrowRight")
+        shown_media(page, site.ids[event])
+    page.keyboard.press("ArrowRight")
+    shown_media(page, after)
+    assert page.locator("#player-incident").inner_text() == ""  # a one-event incident
+    page.keyboard.press("ArrowLeft")  # back into the incident, at its last event
+    shown_media(page, site.ids["porch-snap-2"])
+    before = incidents[incidents.index(porch) - 1]
+    for event in ("porch-clip", "porch-snap-1"):
+        page.keyboard.press("ArrowLeft")
+        shown_media(page, site.ids[event])
+    page.keyboard.press("ArrowLeft")  # the newer incident before it, at its last event
+    shown_media(page, site.api(f"/incidents/{before}")["events"][-1]["id"])
+
+
+def keep_state(page: Page) -> tuple[str, str]:
+    button = page.locator("#player-keep")
+    return button.get_attribute("aria-pressed") or "", button.inner_text()
+
+
+def open_porch_clip(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/#/timeline?camera=porch")
+    wait_loaded(page, camera="porch")
+    page.click("#timeline [data-id]")
+    shown_media(page, site.ids["porch-snap-1"])
+    page.keyboard.press("ArrowRight")
+    shown_media(page, site.ids["porch-clip"])
+
+
+def test_keep_toggles_from_the_player_and_survives_a_reload(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    clip = site.ids["porch-clip"]
+    log_in(page, site.url, "admin", site.secret)
+    open_porch_clip(page, site)
+    assert "k keep" in page.locator(".shortcuts").inner_text()
+    assert keep_state(page) == ("false", "☆ Keep")
+    page.keyboard.press("k")
+    expect(page.locator("#player-keep")).to_have_attribute("aria-pressed", "true")
+    assert keep_state(page) == ("true", "★ Kept")
+    assert site.api(f"/events/{clip}")["keep"] is True
+    shot(page, "player-kept")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    open_porch_clip(page, site)
+    assert keep_state(page) == ("true", "★ Kept")
+    page.keyboard.press("ArrowRight")  # the other events of the incident are not kept
+    shown_media(page, site.ids["porch-snap-2"])
+    assert keep_state(page) == ("false", "☆ Keep")
+    page.keyboard.press("ArrowLeft")
+    shown_media(page, clip)
+    page.click("#player-keep")
+    expect(page.locator("#player-keep")).to_have_attribute("aria-pressed", "false")
+    assert site.api(f"/events/{clip}")["keep"] is False
+
+
+def test_keep_without_the_csrf_token_is_refused_and_says_so(site: Site, browser: BrowserContext) -> None:
+    page = browser.pages[0]
+    clip = site.ids["porch-clip"]
+    log_in(page, site.url, "admin", site.secret)
+    refused = page.evaluate(
+        """async id => {
+        const url = `/api/v1/events/${id}/keep`;
+        const none = await fetch(url, {method: 'PUT'});
+        const wrong = await fetch(url, {method: 'PUT', headers: {'X-CSRF-Token': 'forged'}});
+        const release = await fetch(url, {method: 'DELETE', headers: {'X-CSRF-Token': 'forged'}});
+        return [none.status, wrong.status, release.status, (await wrong.json()).detail]; }""",
+        clip,
+    )
+    assert refused == [403, 403, 403, "missing or wrong x-csrf-token header (CSRF check)"]
+    assert site.api(f"/events/{clip}")["keep"] is False
+
+    # the page's own request with a forged token: refused, the state is unchanged and said so
+    csrf = next(c for c in browser.cookies() if c["name"] == "camvault_csrf")
+    browser.add_cookies([{**csrf, "value": "forged"}])
+    open_porch_clip(page, site)
+    page.keyboard.press("k")
+    expect(page.locator("#player-error")).to_have_text(
+        "Could not keep this event: missing or wrong x-csrf-token header (CSRF check)."
+        " Reload the page and try again."
+    )
+    assert keep_state(page) == ("false", "☆ Keep")
+    assert site.api(f"/events/{clip}")["keep"] is False
+    shot(page, "player-keep-refused")
+    page.keyboard.press("ArrowRight")  # the message belongs to that event
+    expect(page.locator("#player-error")).to_have_text("")

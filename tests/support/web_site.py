@@ -3,8 +3,9 @@ by a real ``camvault serve`` on a free loopback port.
 
 Cameras: ``driveway`` (busy; events around the DST change days of America/New_York; a small
 version of its newest clip), ``backyard`` (quiet for three days), ``shed`` (60 old snapshots: more
-than one page) and ``attic`` (a file name that is markup, and an unreadable clip), plus an event
-whose camera name is markup, as data written by another system could hold.
+than one page), ``attic`` (a file name that is markup, and an unreadable clip) and ``porch`` (one
+alarm incident: a snapshot, a clip and a snapshot within 60 s), plus an event whose camera name is
+markup, as data written by another system could hold.
 """
 
 from __future__ import annotations
@@ -65,12 +66,18 @@ class Site:
             return json.loads(response.read())
 
     def all_events(self) -> list[dict[str, Any]]:
-        events, cursor = [], ""
+        return self._all("events")
+
+    def all_incidents(self) -> list[dict[str, Any]]:
+        return self._all("incidents")
+
+    def _all(self, kind: str) -> list[dict[str, Any]]:
+        found, cursor = [], ""
         while True:
-            page = self.api(f"/events?limit=500{'&cursor=' + cursor if cursor else ''}")
-            events += page["events"]
+            page = self.api(f"/{kind}?limit=500{'&cursor=' + cursor if cursor else ''}")
+            found += page[kind]
             if not page["next_cursor"]:
-                return events
+                return found
             cursor = page["next_cursor"]
 
 
@@ -85,13 +92,14 @@ def ingest(data: Path, camera: str, files: list[Path]) -> None:
 
 def build_site(folder: Path, work: Path) -> tuple[Site, dict[str, Path]]:
     """Cameras ``driveway`` (busy, with a small version of its newest clip), ``backyard`` (quiet for
-    three days), ``shed`` (60 old snapshots) and ``attic`` (a hostile file name)."""
+    three days), ``shed`` (60 old snapshots), ``attic`` (a hostile file name) and ``porch`` (one
+    incident of three events)."""
     init = camvault("init", folder)
     assert init.code == 0, init.err
     secret = re.search(r"admin secret .*: (\S+)", init.out)
     assert secret, init.out
     config = folder / "camvault.toml"
-    for camera in ("driveway", "backyard", "shed", "attic"):
+    for camera in ("driveway", "backyard", "shed", "attic", "porch"):
         assert camvault("camera", "add", camera, "--timezone", "UTC", "--config", config).code == 0
     now = datetime.now(UTC).replace(microsecond=0)
     today = now.astimezone(VIEWER_ZONE).date()
@@ -137,6 +145,16 @@ def build_site(folder: Path, work: Path) -> tuple[Site, dict[str, Path]]:
         [
             copy(f"shed-{n}", snap, f"snap_{stamp(start + timedelta(hours=n))}.jpg")
             for n in range(SCROLL_SNAPS)
+        ],
+    )
+    alarm = datetime(2024, 6, 1, 10, tzinfo=UTC)  # one incident: snapshot, clip, snapshot in 40 s
+    ingest(
+        folder,
+        "porch",
+        [
+            copy("porch-snap-1", snap, f"snap_{stamp(alarm)}.jpg"),
+            copy("porch-clip", clip, f"clip_{stamp(alarm + timedelta(seconds=20))}.mp4"),
+            copy("porch-snap-2", snap, f"snap_{stamp(alarm + timedelta(seconds=40))}.jpg"),
         ],
     )
     broken = make_corrupt(work / "broken-source.mp4", mode="garbage")
@@ -238,13 +256,14 @@ def served_site(root: Path) -> Iterator[Site]:
         server.stop()
 
 
-def expected_days(site: Site, events: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """(local day in the viewer's zone, ids newest first) for ``events``, as the timeline groups them."""
+def expected_days(site: Site, incidents: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """(local day in the viewer's zone, ids newest first) for ``incidents``, as the timeline groups
+    them: by the day of each incident's first event."""
     days: list[tuple[str, list[str]]] = []
-    for event in events:
-        instant = datetime.fromisoformat(event["capture_time"].replace("Z", "+00:00"))
+    for incident in incidents:
+        instant = datetime.fromisoformat(incident["start_time"].replace("Z", "+00:00"))
         day = instant.astimezone(VIEWER_ZONE).date().isoformat()
         if not days or days[-1][0] != day:
             days.append((day, []))
-        days[-1][1].append(event["id"])
+        days[-1][1].append(incident["id"])
     return days

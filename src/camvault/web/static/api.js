@@ -52,6 +52,21 @@ export async function getJson(path, params = {}) {
   return response.json();
 }
 
+// A state-changing request (PUT, DELETE ...) with the CSRF header; its JSON answer.
+export async function sendJson(method, path) {
+  const response = await fetch(`${API}${path}`, {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRF-Token": csrfToken() },
+  });
+  if (response.status === 401) {
+    toLogin();
+    throw new ApiError(401, "logged out");
+  }
+  if (!response.ok) throw await failure(response);
+  return response.json();
+}
+
 export async function logout() {
   const response = await fetch(`${API}/logout`, {
     method: "POST",

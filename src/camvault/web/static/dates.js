@@ -119,13 +119,6 @@ export function weekdayNames() {
   return Array.from({ length: 7 }, (_, i) => format.format(new Date(Date.UTC(2024, 0, 1 + i, 12))));
 }
 
-export function duration(seconds) {
-  if (seconds === null || seconds === undefined) return "";
-  const whole = Math.round(seconds);
-  const minutes = Math.floor(whole / 60);
-  return `${minutes}:${String(whole % 60).padStart(2, "0")}`;
-}
-
 export function hoursSince(instant, now = new Date()) {
   return (now - instant) / 3_600_000;
 }

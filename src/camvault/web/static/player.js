@@ -1,10 +1,11 @@
-// The player: one event at a time over the timeline's list, with newer/older, the original or
-// the small version, download, and keyboard shortcuts (← newer, → older, Space, Esc).
+// The player: one event at a time over the timeline's incidents, walking through an incident's
+// events (oldest first) and then on to the next incident; the original or the small version,
+// download, keep, and keyboard shortcuts (← previous, → next, k keep, Space, Esc).
 
-import { mediaUrl } from "./api.js";
+import { getJson, mediaUrl, sendJson } from "./api.js";
 import { byId, clear, el } from "./dom.js";
 import { dateTime } from "./dates.js";
-import { fileName } from "./timeline.js";
+import { describe, fileName } from "./timeline.js";
 
 const QUALITY_KEY = "camvault.quality";
 
@@ -19,11 +20,14 @@ export class Player {
     this.timeline = timeline;
     this.zone = zone;
     this.root = byId("player");
-    this.index = -1;
+    this.at = { incident: -1, event: -1 };
+    this.members = new Map(); // incident id -> its events, oldest first
     this.quality = preferredQuality();
+    this.turn = 0; // bumped on every move: an answer for an older move is dropped
     byId("player-close").addEventListener("click", () => this.close());
     byId("player-prev").addEventListener("click", () => this.step(-1));
     byId("player-next").addEventListener("click", () => this.step(1));
+    byId("player-keep").addEventListener("click", () => this.toggleKeep());
     byId("quality-original").addEventListener("click", () => this.setQuality("original"));
     byId("quality-small").addEventListener("click", () => this.setQuality("small"));
     this.root.addEventListener("click", (clicked) => {
@@ -36,8 +40,13 @@ export class Player {
     });
   }
 
+  get incident() {
+    return this.timeline.incidents[this.at.incident];
+  }
+
   get event() {
-    return this.timeline.events[this.index];
+    const events = this.incident && this.members.get(this.incident.id);
+    return events ? events[this.at.event] : undefined;
   }
 
   get isOpen() {
@@ -46,25 +55,71 @@ export class Player {
 
   open(index) {
     this.opener = document.activeElement;
+    this.members.clear(); // fresh events (and keep marks) each time the player opens
     this.root.hidden = false;
     document.body.classList.add("modal-open");
-    this.show(index);
     this.root.focus();
+    return this.go(index, 0);
   }
 
   close() {
     if (!this.isOpen) return;
+    this.turn += 1;
     this.stopMedia();
     this.root.hidden = true;
     document.body.classList.remove("modal-open");
     if (this.opener && this.opener.focus) this.opener.focus();
   }
 
+  async eventsOf(incident) {
+    if (!this.members.has(incident.id)) {
+      const detail = await getJson(`/incidents/${encodeURIComponent(incident.id)}`);
+      this.members.set(incident.id, detail.events);
+    }
+    return this.members.get(incident.id);
+  }
+
+  // Show incident ``index``'s event ``position`` (-1: its last).
+  async go(index, position) {
+    const turn = ++this.turn;
+    const incident = this.timeline.incidents[index];
+    let events;
+    try {
+      events = await this.eventsOf(incident);
+    } catch (error) {
+      if (turn === this.turn) this.problem(`Could not load this incident: ${error.message}`);
+      return;
+    }
+    if (turn !== this.turn) return;
+    this.at = { incident: index, event: position < 0 ? events.length - 1 : Math.min(position, events.length - 1) };
+    this.show();
+  }
+
   async step(delta) {
-    let target = this.index + delta;
-    if (target >= this.timeline.events.length && this.timeline.hasMore()) await this.timeline.more();
-    target = Math.max(0, Math.min(target, this.timeline.events.length - 1));
-    if (target !== this.index) this.show(target);
+    const events = this.incident && this.members.get(this.incident.id);
+    if (!events) return;
+    const within = this.at.event + delta;
+    if (within >= 0 && within < events.length) {
+      this.turn += 1;
+      this.at = { ...this.at, event: within };
+      this.show();
+      return;
+    }
+    const list = this.timeline.incidents;
+    const target = this.at.incident + delta;
+    if (target >= list.length && this.timeline.hasMore()) await this.timeline.more();
+    if (target < 0 || target >= list.length) return;
+    await this.go(target, delta > 0 ? 0 : -1);
+  }
+
+  isFirst() {
+    return this.at.incident <= 0 && this.at.event <= 0;
+  }
+
+  isLast() {
+    const events = this.members.get(this.incident.id);
+    const lastIncident = this.at.incident >= this.timeline.incidents.length - 1 && !this.timeline.hasMore();
+    return lastIncident && this.at.event >= events.length - 1;
   }
 
   setQuality(quality) {
@@ -72,19 +127,21 @@ export class Player {
     window.localStorage.setItem(QUALITY_KEY, quality);
     const video = this.root.querySelector("video");
     const resume = video ? { at: video.currentTime, playing: !video.paused } : null;
-    this.show(this.index, resume);
+    this.show(resume);
   }
 
-  show(index, resume = null) {
-    this.index = index;
-    const event = this.event;
+  show(resume = null) {
+    const { event, incident } = this;
     const small = event.kind === "record" && Boolean(event.small_key);
     const version = small && this.quality === "small" ? "small" : "original";
+    const count = this.members.get(incident.id).length;
     byId("player-title").textContent = event.camera;
     byId("player-when").textContent = dateTime(new Date(event.capture_time), this.zone);
     byId("player-file").textContent = fileName(event);
-    byId("player-prev").disabled = index <= 0;
-    byId("player-next").disabled = index >= this.timeline.events.length - 1 && !this.timeline.hasMore();
+    byId("player-incident").textContent =
+      count > 1 ? `Event ${this.at.event + 1} of ${count} in this incident (${describe(incident)})` : "";
+    byId("player-prev").disabled = this.isFirst();
+    byId("player-next").disabled = this.isLast();
     byId("quality-small").disabled = !small;
     byId("quality-small").title = small ? "" : "No small version of this event";
     byId("quality-original").setAttribute("aria-pressed", String(version === "original"));
@@ -92,8 +149,42 @@ export class Player {
     const download = byId("player-download");
     download.href = `${mediaUrl(event.id, "original")}?download=1`;
     download.setAttribute("download", fileName(event));
+    this.problem("");
+    this.showKeep(event);
     this.stopMedia();
     byId("player-media").append(this.media(event, version, resume));
+  }
+
+  showKeep(event) {
+    const button = byId("player-keep");
+    button.disabled = false;
+    button.setAttribute("aria-pressed", String(Boolean(event.keep)));
+    button.textContent = event.keep ? "★ Kept" : "☆ Keep";
+    button.title = event.keep
+      ? "Kept: retention never deletes this event. Click (k) to release it."
+      : "Keep this event: retention will never delete it (k)";
+  }
+
+  problem(text) {
+    byId("player-error").textContent = text;
+  }
+
+  // PUT or DELETE /events/{id}/keep; the answer is the event as now cataloged.
+  async toggleKeep() {
+    const { event, incident } = this;
+    const button = byId("player-keep");
+    if (!event || button.disabled) return;
+    button.disabled = true;
+    try {
+      const changed = await sendJson(event.keep ? "DELETE" : "PUT", `/events/${encodeURIComponent(event.id)}/keep`);
+      const events = this.members.get(incident.id) || [];
+      if (events.includes(event)) events[events.indexOf(event)] = changed;
+      if (this.event === changed) this.showKeep(changed);
+    } catch (error) {
+      if (this.event !== event) return;
+      this.showKeep(event);
+      this.problem(`Could not ${event.keep ? "release" : "keep"} this event: ${error.message}. Reload the page and try again.`);
+    }
   }
 
   media(event, version, resume) {
@@ -164,6 +255,8 @@ export class Player {
       ArrowRight: () => this.step(1),
       " ": () => this.togglePlay(),
       Escape: () => this.close(),
+      k: () => this.toggleKeep(),
+      K: () => this.toggleKeep(),
     };
     const action = actions[pressed.key];
     if (!action) return;

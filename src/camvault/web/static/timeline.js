@@ -1,9 +1,10 @@
-// The timeline: thumbnails grouped by day in the viewer's zone, newest first, loaded a page at
-// a time by cursor as the reader scrolls. Filters (camera, day) restart it from the top.
+// The timeline: alarm incidents (one camera's snapshots and clips of one alarm) as cards grouped
+// by day in the viewer's zone, newest first, loaded a page at a time by cursor as the reader
+// scrolls. Each card shows the incident's face thumbnail. Filters (camera, day) restart it.
 
 import { getJson, mediaUrl } from "./api.js";
 import { byId, clear, el, setStatus } from "./dom.js";
-import { dayTitle, duration, localDay, shortDay, timeOfDay } from "./dates.js";
+import { dayTitle, localDay, shortDay, timeOfDay } from "./dates.js";
 
 const PAGE = 50;
 const AHEAD_PX = 800; // start loading the next page this far before the end comes into view
@@ -29,7 +30,7 @@ export class Timeline {
     this.root = byId("timeline");
     this.end = byId("timeline-end");
     this.sentinel = byId("sentinel");
-    this.events = [];
+    this.incidents = [];
     this.filters = { camera: "", date: "" };
     this.generation = 0;
     this.root.addEventListener("click", (clicked) => {
@@ -44,7 +45,7 @@ export class Timeline {
   show(filters) {
     this.filters = { camera: filters.camera || "", date: filters.date || "" };
     this.generation += 1;
-    this.events = [];
+    this.incidents = [];
     this.cursor = null;
     this.done = false;
     this.pending = null;
@@ -78,7 +79,7 @@ export class Timeline {
     this.root.setAttribute("aria-busy", "true");
     let page;
     try {
-      page = await getJson("/events", {
+      page = await getJson("/incidents", {
         camera: this.filters.camera,
         date: this.filters.date,
         tz: this.filters.date ? this.zone : "",
@@ -96,7 +97,7 @@ export class Timeline {
     }
     if (generation !== this.generation) return;
     setStatus("");
-    this.append(page.events);
+    this.append(page.incidents);
     markFirstRender();
     this.cursor = page.next_cursor;
     if (!page.next_cursor) {
@@ -117,15 +118,15 @@ export class Timeline {
   }
 
   endNote() {
-    if (this.events.length) return "No older events.";
+    if (this.incidents.length) return "No older events.";
     const where = this.filters.camera ? ` from ${this.filters.camera}` : "";
     const when = this.filters.date ? ` on ${shortDay(this.filters.date)}` : "";
     return `No events${where}${when}.`;
   }
 
-  append(events) {
-    for (const event of events) {
-      const instant = new Date(event.capture_time);
+  append(incidents) {
+    for (const incident of incidents) {
+      const instant = new Date(incident.start_time);
       const day = localDay(instant, this.zone);
       if (day !== this.lastDay) {
         this.lastDay = day;
@@ -134,30 +135,48 @@ export class Timeline {
           el("section", { className: "day", "data-day": day }, el("h2", {}, dayTitle(day, this.zone)), this.grid),
         );
       }
-      this.grid.append(this.item(event, instant, this.events.length));
-      this.events.push(event);
+      this.grid.append(card(incident, timeOfDay(instant, this.zone), this.incidents.length));
+      this.incidents.push(incident);
     }
   }
+}
 
-  item(event, instant, index) {
-    const time = timeOfDay(instant, this.zone);
-    const preview = event.thumbnail_key
-      ? el("img", { src: mediaUrl(event.id, "thumbnail"), alt: "", loading: "lazy", decoding: "async" })
-      : el("span", { className: "no-preview" }, "no preview");
-    const badge = event.kind === "record" ? duration(event.media && event.media.duration) || "clip" : "photo";
-    return el(
-      "button",
-      {
-        type: "button",
-        className: event.playable ? "thumb" : "thumb unplayable",
-        "data-index": index,
-        "data-id": event.id,
-        title: `${event.camera} · ${fileName(event)}`,
-        "aria-label": `${event.camera} at ${time}, ${event.kind === "record" ? "clip" : "photo"}`,
-      },
-      preview,
-      el("span", { className: "badge" }, event.playable ? badge : "unreadable"),
-      el("span", { className: "caption" }, el("span", { className: "time" }, time), el("span", { className: "camera" }, event.camera)),
-    );
+// The face: the thumbnail of the incident's clip (or snapshot); a snapshot without a thumbnail
+// shows itself.
+function face(incident) {
+  if (!incident.face_event_id) return el("span", { className: "no-preview" }, "no preview");
+  const image = el("img", { src: mediaUrl(incident.face_event_id, "thumbnail"), alt: "", loading: "lazy", decoding: "async" });
+  if (incident.snap_count && !incident.record_count) {
+    image.addEventListener("error", () => {
+      image.src = mediaUrl(incident.face_event_id, "original");
+    }, { once: true });
   }
+  return image;
+}
+
+export function describe(incident) {
+  const parts = [];
+  if (incident.record_count) parts.push(`${incident.record_count} ${incident.record_count === 1 ? "clip" : "clips"}`);
+  if (incident.snap_count) parts.push(`${incident.snap_count} ${incident.snap_count === 1 ? "photo" : "photos"}`);
+  return parts.join(", ");
+}
+
+function card(incident, time, index) {
+  const several = incident.event_count > 1;
+  const kind = incident.record_count ? "clip" : "photo";
+  return el(
+    "button",
+    {
+      type: "button",
+      className: several ? "thumb incident" : "thumb",
+      "data-index": index,
+      "data-id": incident.id,
+      "data-count": incident.event_count,
+      title: `${incident.camera} · ${describe(incident)}`,
+      "aria-label": `${incident.camera} at ${time}, ${describe(incident)}`,
+    },
+    face(incident),
+    el("span", { className: several ? "badge count" : "badge" }, several ? `${incident.event_count} events` : kind),
+    el("span", { className: "caption" }, el("span", { className: "time" }, time), el("span", { className: "camera" }, incident.camera)),
+  );
 }
