@@ -1,6 +1,8 @@
 """What the DynamoDB catalog does beyond the shared contract: TTL values, conditional writes on
 redelivery, racing writers, key-range queries on the table and the ``timeline`` GSI (never a
-scan), clear errors, and being built from settings. Runs against moto's server.
+scan), incidents computed on read (across midnight UTC, after the TTL removed neighbours), the
+generic item mapping of ``keep`` and ``incident_id``, clear errors, and being built from
+settings. Runs against moto's server.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from camvault.catalog.base import CatalogError, EventQuery
+from camvault.catalog.base import CatalogError, EventQuery, IncidentQuery
 from camvault.catalog.dynamodb import DynamoDBCatalog, create_table
 from camvault.config.loader import load_config
 from camvault.factory import open_catalog
@@ -110,6 +112,32 @@ def test_without_a_retention_nothing_expires(table: Table) -> None:
     for partition in ("porch", "#id#ev-1", "#counts"):
         [item] = table.raw(partition)
         assert "expires_at" not in item
+
+
+def test_a_kept_event_never_expires_and_releasing_it_restores_its_ttl(table: Table) -> None:
+    catalog = table.catalog(retention_days=30)
+    catalog.put(make_event("ev-1", T0))
+    catalog.put(make_event("ev-2", T0 + timedelta(minutes=5)))
+
+    catalog.put(make_event("ev-1", T0, keep=True))
+
+    kept, other = table.raw("porch")
+    assert kept["id"]["S"] == "ev-1" and "expires_at" not in kept
+    assert "expires_at" not in table.raw("#id#ev-1")[0]
+    assert int(other["expires_at"]["N"]) == seconds(T0) + 5 * 60 + 30 * DAY
+    # The day's counts find the kept event in the cross-camera timeline: TTL ignores a string.
+    [counts] = table.raw("#counts")
+    assert counts["expires_at"] == {"S": "kept"}
+    assert int(counts["record_count"]["N"]) == 2
+    catalog.put(make_event("ev-3", T0 + timedelta(minutes=9)))  # a later event of that day
+    assert table.raw("#counts")[0]["expires_at"] == {"S": "kept"}
+    page = catalog.query(EventQuery(start=T0 - timedelta(days=1), end=T0 + timedelta(days=1)))
+    assert [event.id for event in page.events if event.keep] == ["ev-1"]
+
+    catalog.put(make_event("ev-1", T0, keep=False))
+
+    assert int(table.raw("porch")[0]["expires_at"]["N"]) == seconds(T0) + 30 * DAY
+    assert int(table.raw("#id#ev-1")[0]["expires_at"]["N"]) == seconds(T0) + 30 * DAY
 
 
 def test_the_event_item_holds_the_key_attributes_of_the_table_and_the_gsi(table: Table) -> None:
@@ -235,6 +263,121 @@ def test_a_full_page_stops_reading_further_days(table: Table) -> None:
     ]
 
 
+# -- alarm incidents, computed on read ---------------------------------------------------------
+
+S = timedelta(seconds=1)
+MIDNIGHT = datetime(2024, 5, 2, tzinfo=UTC)
+
+
+def test_an_incident_spanning_midnight_utc_is_one_incident(table: Table) -> None:
+    catalog = table.catalog()
+    for name, at in (("late", MIDNIGHT - 30 * S), ("early", MIDNIGHT + 20 * S), ("next", MIDNIGHT + 70 * S)):
+        catalog.put(make_event(name, at, kind="snap"))
+
+    day_two = EventQuery(start=MIDNIGHT, end=MIDNIGHT + timedelta(days=1))
+    assert {e.id: e.incident_id for e in catalog.query(day_two).events} == {"early": "late", "next": "late"}
+    [incident] = catalog.incidents(IncidentQuery(start=MIDNIGHT - timedelta(hours=1))).incidents
+    assert (incident.id, incident.event_count, incident.end) == ("late", 3, MIDNIGHT + 70 * S)
+    assert catalog.incidents(IncidentQuery(start=MIDNIGHT)).incidents == []  # it started the day before
+    detail = catalog.incident("late")
+    assert detail is not None and [e.id for e in detail.events] == ["late", "early", "next"]
+    assert {e.incident_id for e in detail.events} == {"late"}
+
+
+@pytest.mark.parametrize("newest_first", [True, False])
+def test_an_incident_is_listed_whole_when_the_range_ends_inside_it(table: Table, newest_first: bool) -> None:
+    catalog = table.catalog()
+    for n in range(4):
+        catalog.put(make_event(f"ev-{n}", T0 + n * 50 * S, kind="snap"))
+
+    query = IncidentQuery(start=T0, end=T0 + 60 * S, newest_first=newest_first)
+    [incident] = catalog.incidents(query).incidents
+
+    assert (incident.id, incident.event_count, incident.end) == ("ev-0", 4, T0 + 150 * S)
+
+
+def test_a_long_incident_is_read_in_growing_pages(table: Table) -> None:
+    catalog = table.catalog()
+    for n in range(40):
+        catalog.put(make_event(f"ev-{n:02d}", T0 + n * 30 * S, kind="snap"))
+    tracker = Tracker(catalog._client)
+
+    found = catalog.get("ev-39")
+    detail = catalog.incident("ev-00")
+
+    assert found is not None and found.incident_id == "ev-00"
+    assert detail is not None and len(detail.events) == 40 and detail.incident.event_count == 40
+    # get: back from ev-39 in pages of 16 and 32; incident: its predecessor, then forward
+    assert [query["Limit"] for query in tracker.queries()] == [16, 32, 1, 16, 32]
+
+
+def test_incident_reads_are_key_ranges_of_camera_partitions(table: Table) -> None:
+    catalog = table.catalog()
+    for n, camera in enumerate(("porch", "garage", "porch")):
+        catalog.put(make_event(f"ev-{n}", T0 + n * 10 * S, camera=camera))
+    tracker = Tracker(catalog._client)
+
+    listed = catalog.incidents(IncidentQuery(newest_first=False)).incidents
+    catalog.incident("ev-0")
+    catalog.get("ev-2")
+
+    assert [(i.camera, i.id, i.event_count) for i in listed] == [("porch", "ev-0", 2), ("garage", "ev-1", 1)]
+    assert "Scan" not in tracker.names()
+    walks = [
+        query for query in tracker.queries() if query["ExpressionAttributeValues"][":p"]["S"] != "#counts"
+    ]
+    assert walks and all(query.get("ConsistentRead") and "IndexName" not in query for query in walks)
+    assert {query["ExpressionAttributeValues"][":p"]["S"] for query in walks} == {"porch", "garage"}
+
+
+def test_events_left_by_the_ttl_regroup_around_a_kept_event(table: Table) -> None:
+    """DynamoDB's TTL deletes expired items on its own, without the catalog: the kept event in
+    the middle of an incident then starts the incident of what remains."""
+    catalog = table.catalog()
+    catalog.put(make_event("first", T0, kind="snap"))
+    catalog.put(make_event("kept", T0 + 40 * S, keep=True))
+    catalog.put(make_event("last", T0 + 80 * S, kind="snap"))
+    assert [i.id for i in catalog.incidents(IncidentQuery()).incidents] == ["first"]
+
+    for key in (
+        {"camera_name": {"S": "porch"}, "event_key": {"S": f"{int(T0.timestamp() * 1000):013d}#first"}},
+        {"camera_name": {"S": "#id#first"}, "event_key": {"S": "#"}},
+    ):
+        table.admin.delete_item(TableName=table.name, Key=key)  # as the TTL would
+
+    [incident] = catalog.incidents(IncidentQuery()).incidents
+    assert (incident.id, incident.event_count) == ("kept", 2)
+    found = catalog.get("last")
+    assert found is not None and found.incident_id == "kept"
+
+
+def test_keep_round_trips_and_a_given_incident_id_is_not_stored(table: Table) -> None:
+    catalog = table.catalog()
+    catalog.put(make_event("ev-1", T0, keep=True, incident_id="stale"))
+
+    [item] = table.raw("porch")
+    found = catalog.get("ev-1")
+
+    assert item["keep"] == {"BOOL": True} and item["incident_id"] == {"NULL": True}
+    assert found is not None and (found.keep, found.incident_id) == (True, "ev-1")
+
+
+def test_an_item_written_before_keep_and_incidents_reads_with_their_defaults(table: Table) -> None:
+    catalog = table.catalog()
+    catalog.put(make_event("ev-1", T0))
+    [item] = table.raw("porch")
+    table.admin.update_item(
+        TableName=table.name,
+        Key={"camera_name": item["camera_name"], "event_key": item["event_key"]},
+        UpdateExpression="REMOVE keep, incident_id",
+    )
+
+    found = catalog.get("ev-1")
+
+    assert found is not None and (found.keep, found.incident_id) == (False, "ev-1")
+    assert found == make_event("ev-1", T0)
+
+
 # -- errors and settings ---------------------------------------------------------------------
 
 
@@ -267,6 +410,7 @@ def test_the_factory_opens_the_table_named_by_the_settings(
         "CAMVAULT_CATALOG_ENDPOINT_URL": moto_server.endpoint_url,
         "CAMVAULT_CATALOG_REGION": moto_server.region,
         "CAMVAULT_RETENTION_DAYS": "7",
+        "CAMVAULT_INCIDENTS_GAP_SECONDS": "20",
     }
     config = load_config(None, env, tmp_path, require_file=False)
 
@@ -274,9 +418,12 @@ def test_the_factory_opens_the_table_named_by_the_settings(
     try:
         assert catalog.put(make_event("ev-1", T0)) is True
         assert catalog.get("ev-1") == make_event("ev-1", T0)
+        catalog.put(make_event("ev-2", T0 + timedelta(seconds=30)))  # more than the gap of 20 s
+        found = catalog.get("ev-2")
+        assert found is not None and found.incident_id == "ev-2"
     finally:
         catalog.close()
-    [item] = table.raw("porch")
+    item = table.raw("porch")[0]
     assert int(item["expires_at"]["N"]) == seconds(T0) + 7 * DAY
 
 
