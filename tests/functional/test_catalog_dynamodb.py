@@ -7,9 +7,11 @@ settings. Runs against moto's server.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 from camvault.catalog.base import CatalogError, EventQuery, IncidentQuery
 from camvault.catalog.dynamodb import DynamoDBCatalog, create_table
 from camvault.config.loader import load_config
+from camvault.domain.incidents import group
 from camvault.factory import open_catalog
 from tests.support.catalog_backends import make_event
 from tests.support.moto import MotoServer, unique_name
@@ -328,6 +331,33 @@ def test_incident_reads_are_key_ranges_of_camera_partitions(table: Table) -> Non
     ]
     assert walks and all(query.get("ConsistentRead") and "IndexName" not in query for query in walks)
     assert {query["ExpressionAttributeValues"][":p"]["S"] for query in walks} == {"porch", "garage"}
+
+
+def test_pages_of_incidents_match_grouping_all_events_at_once(table: Table) -> None:
+    catalog = table.catalog()
+    rng = random.Random(7)
+    events = [
+        make_event(f"ev-{n:02d}", T0 + rng.randrange(0, 900) * S, camera=rng.choice(("a", "b", "c")))
+        for n in range(30)
+    ]
+    for event in events:
+        catalog.put(event)
+    everything = sorted(group(events, timedelta(seconds=60)), key=lambda i: (i.start, i.id))
+
+    for start, end in ((None, None), (T0 + 100 * S, T0 + 500 * S), (T0 + 333 * S, None)):
+        expected = [
+            i for i in everything if (start is None or i.start >= start) and (end is None or i.start < end)
+        ]
+        for newest_first in (False, True):
+            query = IncidentQuery(start=start, end=end, newest_first=newest_first, limit=2)
+            listed = []
+            while True:
+                page = catalog.incidents(query)
+                listed += page.incidents
+                if page.next_cursor is None:
+                    break
+                query = replace(query, cursor=page.next_cursor)
+            assert listed == (expected[::-1] if newest_first else expected), (start, end, newest_first)
 
 
 def test_events_left_by_the_ttl_regroup_around_a_kept_event(table: Table) -> None:
