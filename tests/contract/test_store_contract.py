@@ -173,6 +173,25 @@ def test_missing_objects_are_not_found(backend: Backend) -> None:
         backend.store.open(key, 10, 5)
     with pytest.raises(ObjectNotFound):
         backend.store.open(key, 0, 0)
+    with pytest.raises(ObjectNotFound):
+        backend.store.set_tags(key, {"camvault-expires": "yes"})
+
+
+def test_tagging_leaves_the_object_as_it_was(backend: Backend) -> None:
+    key = backend.key("tagged.jpg")
+    backend.store.put(key, b"jpeg", content_type="image/jpeg", metadata={"camera": "porch"})
+    before = backend.store.head(key)
+    backend.store.set_tags(key, {"camvault-expires": "yes"})
+    backend.store.set_tags(key, {})
+    after = backend.store.head(key)
+    assert (after.size, after.content_type, after.etag, dict(after.metadata)) == (
+        before.size,
+        before.content_type,
+        before.etag,
+        dict(before.metadata),
+    )
+    assert read_all(backend.store, key) == b"jpeg"
+    assert len(backend.notices) == 1  # the put's; tagging creates nothing to process
 
 
 def test_if_absent_keeps_the_original(backend: Backend) -> None:

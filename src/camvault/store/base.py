@@ -100,6 +100,12 @@ class ObjectStore(Protocol):
         """Remove ``key``; deleting a missing key is not an error."""
         ...
 
+    def set_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        """Replace the object's tags with ``tags`` (``{}`` removes them all); ObjectNotFound
+        when absent. Tags are what S3 lifecycle rules select by (``camvault.keep``); a store
+        without lifecycle rules (``file://``) checks the key and keeps no tags."""
+        ...
+
     def presign(self, key: str, expires_s: int) -> str | None:
         """A short-lived URL that downloads ``key``, or ``None`` when the backend has none."""
         ...

@@ -293,6 +293,11 @@ class LocalStore:
         _remove_empty_parents(path.parent, self._root)
         _remove_empty_parents(self._sidecar(key).parent, self._meta_root)
 
+    def set_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        """No tags on ``file://``: nothing expires by itself here, ``camvault retention`` reads
+        the keep markers. Still ObjectNotFound when absent, as every store."""
+        self.head(key)
+
     def presign(self, key: str, expires_s: int) -> str | None:
         check_key(key)
         return None

@@ -43,7 +43,7 @@ from camvault.store.url import check_content_type, check_key, check_metadata
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, TagTypeDef
 
 PART_SIZE = 8 << 20
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -275,6 +275,15 @@ class S3Store:
             if _code(exc) in _NOT_FOUND:
                 return
             raise self._error(exc, "delete", key) from exc
+
+    def set_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        """``PutObjectTagging`` with the whole tag set (an empty set removes every tag)."""
+        check_key(key)
+        tag_set: list[TagTypeDef] = [{"Key": name, "Value": value} for name, value in tags.items()]
+        try:
+            self._client.put_object_tagging(Bucket=self._bucket, Key=key, Tagging={"TagSet": tag_set})
+        except Exception as exc:
+            raise self._error(exc, "tag", key) from exc
 
     def presign(self, key: str, expires_s: int) -> str | None:
         check_key(key)
