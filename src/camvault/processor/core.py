@@ -4,6 +4,9 @@ This is the one function every delivery path calls: the embedded worker threads,
 ingest``, ``camvault reindex`` and the Lambda handler. It is idempotent: the event id comes from
 the object key, so processing the same object twice rewrites the same catalog entry.
 
+The original and its derived objects are tagged for the AWS lifecycle rule unless the event
+is marked keep (``camvault.keep.settle_expiry``), before the entry is written.
+
 Derived objects (thumbnails, small transcodes) are recognised from the key alone and skipped,
 so writing one never triggers processing again. A small transcode already in the store is named
 on the entry (``small_key``), so processing an original again keeps it.
@@ -33,12 +36,12 @@ from camvault.domain.keys import (
     BadKey,
     event_id_for_key,
     is_derived_key,
-    keep_marker_key,
     parse_key,
     small_key,
     thumbnail_key,
 )
 from camvault.domain.model import CatalogEvent, MediaAnalysis, format_instant, parse_instant
+from camvault.keep import settle_expiry
 from camvault.media.probe import MediaLimits, analyse
 from camvault.store.base import ObjectInfo, ObjectNotFound, ObjectStore
 
@@ -140,7 +143,9 @@ class Processor:
             return Outcome(key, "skipped", reason="object no longer exists")
         analysis = self._analyse(key)
         thumb = self._store_thumbnail(key, info, analysis)
-        event = self._event(key, parsed.camera, parsed.kind, info, analysis, thumb)
+        small = self._existing_small(key, parsed.kind)
+        kept = settle_expiry(self._store, key, [derived for derived in (thumb, small) if derived])
+        event = self._event(key, parsed.camera, parsed.kind, info, analysis, (thumb, small, kept))
         new = self._catalog.put(event)
         self._tell_listeners(event, new)
         return Outcome(key, "cataloged", event=event, new=new)
@@ -159,8 +164,10 @@ class Processor:
         kind: Literal["record", "snap"],
         info: ObjectInfo,
         analysis: MediaAnalysis,
-        thumb: str | None,
+        derived: tuple[str | None, str | None, bool],
     ) -> CatalogEvent:
+        """The entry; ``derived`` is (thumbnail key, small key, kept)."""
+        thumb, small, kept = derived
         received = _received_time(info)
         capture = self._capture(camera, key, info, received)
         probe = analysis.probe
@@ -175,11 +182,11 @@ class Processor:
             media=probe.media,
             playable=probe.playable,
             thumbnail_key=thumb,
-            small_key=self._existing_small(key, kind),
+            small_key=small,
             clock_skew=is_clock_skewed(capture.instant, received, self._settings.skew_tolerance),
             received_time=received,
             problem=probe.reason,
-            keep=self._exists(keep_marker_key(key)),
+            keep=kept,
             extra=capture_extra(capture, info.metadata),
         )
 
@@ -193,14 +200,6 @@ class Processor:
             recorded = None
         source = unquote(info.metadata.get(META_SOURCE, "")) or key.rsplit("/", 1)[-1]
         return resolve_capture_time(source, zone or self._settings.default_zone, received, recorded)
-
-    def _exists(self, key: str) -> bool:
-        """Whether ``key`` is in the store (the keep marker: the store records what is kept)."""
-        try:
-            self._store.head(key)
-        except ObjectNotFound:
-            return False
-        return True
 
     def _existing_small(self, key: str, kind: Literal["record", "snap"]) -> str | None:
         """The small transcode's key when it is already in the store (it is made later)."""
