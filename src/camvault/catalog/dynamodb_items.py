@@ -18,9 +18,12 @@ One table, partition key ``camera_name``, sort key ``event_key``, and one GSI ``
   within its day range, to learn which days hold events.
 
 Camera names start with a letter or digit (``domain.keys``), so ``#`` partitions never collide.
-With a retention, every item gets the TTL attribute ``expires_at`` (epoch seconds): capture time
-plus the retention days for events and lookups; the end of the day plus the retention days for
-counts, so a day's counts outlive its events and disappear with them.
+With a retention, items get the TTL attribute ``expires_at`` (epoch seconds): capture time plus
+the retention days for events and lookups; the end of the day plus the retention days for
+counts, so a day's counts outlive its events and disappear with them. An event marked keep and
+its lookup get no TTL (writing it un-kept gives it back), and the counts of its day get the
+string ``KEPT_DAY`` instead, which TTL ignores: they would otherwise drop the kept event from
+the cross-camera timeline. That day's counts stay even after the event is un-kept and expires.
 
 The item mapping is generic: every dataclass field of ``CatalogEvent`` (and of ``MediaInfo``
 inside it) is written and read back by its type hint, so a new field flows through without a
@@ -55,6 +58,8 @@ PARTITION = "camera_name"
 SORT = "event_key"
 DAY = "capture_date"
 TTL = "expires_at"
+KEPT_DAY = "kept"
+"""The TTL attribute of the counts of a day holding a kept event: not a number, never expires."""
 KEY_ATTRIBUTES = (PARTITION, SORT, DAY)
 """The attributes the table's and the GSI's keys are made of (all strings)."""
 LOOKUP_PREFIX = "#id#"
@@ -116,6 +121,11 @@ def expires_at(instant_ms: int, retention_days: int | None) -> int | None:
     return instant_ms // 1000 + retention_days * DAY_SECONDS
 
 
+def event_expires_at(event: CatalogEvent, retention_days: int | None) -> int | None:
+    """TTL of an event's items: none while the event is marked keep."""
+    return None if event.keep else expires_at(event.capture_ms, retention_days)
+
+
 def day_expires_at(day: str, retention_days: int | None) -> int | None:
     """TTL of a day's counts: the end of the day plus the retention."""
     start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -137,7 +147,7 @@ def event_item(event: CatalogEvent, retention_days: int | None) -> Item:
     item: Item = {**where.key(), DAY: {"S": where.day}}
     for spec in dataclasses.fields(event):
         item[spec.name] = encode(getattr(event, spec.name))
-    return with_ttl(item, expires_at(event.capture_ms, retention_days))
+    return with_ttl(item, event_expires_at(event, retention_days))
 
 
 def item_event(item: Mapping[str, AttributeValueTypeDef]) -> CatalogEvent:
@@ -154,7 +164,7 @@ def lookup_item(event: CatalogEvent, retention_days: int | None) -> Item:
         "target_kind": {"S": where.kind},
         "target_day": {"S": where.day},
     }
-    return with_ttl(item, expires_at(event.capture_ms, retention_days))
+    return with_ttl(item, event_expires_at(event, retention_days))
 
 
 def item_location(item: Mapping[str, AttributeValueTypeDef]) -> Location:

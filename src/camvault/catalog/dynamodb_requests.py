@@ -98,7 +98,7 @@ def put_writes(
             writes.append({"Delete": {"TableName": table, "Key": current.key()}})
         _count(changes, current, -1)
     _count(changes, target, +1)
-    writes.extend(_count_updates(table, retention_days, changes))
+    writes.extend(_count_updates(table, retention_days, changes, kept=target.bucket if event.keep else None))
     return writes
 
 
@@ -118,21 +118,32 @@ def delete_writes(
 
 
 def _count_updates(
-    table: str, retention_days: int | None, changes: dict[tuple[str, str], dict[Kind, int]]
+    table: str,
+    retention_days: int | None,
+    changes: dict[tuple[str, str], dict[Kind, int]],
+    *,
+    kept: tuple[str, str] | None = None,
 ) -> list[TransactWriteItemTypeDef]:
+    """Count item updates. A day's TTL is set once; the day of a ``kept`` event gets the string
+    ``items.KEPT_DAY`` instead, which DynamoDB's TTL ignores (a number only), for good: other
+    kept events of that day may still need their counts."""
     writes: list[TransactWriteItemTypeDef] = []
     for (camera, day), deltas in changes.items():
         adds = {kind: delta for kind, delta in deltas.items() if delta}
-        if not adds:
+        if not adds and (camera, day) != kept:
             continue
         names = {f"#{kind}": items.COUNT_ATTRS[kind] for kind in adds}
         values: dict[str, AttributeValueTypeDef] = {f":{kind}": {"N": str(n)} for kind, n in adds.items()}
-        expression = "ADD " + ", ".join(f"#{kind} :{kind}" for kind in adds)
+        expression = ("ADD " + ", ".join(f"#{kind} :{kind}" for kind in adds) + " ") if adds else ""
         ttl = items.day_expires_at(day, retention_days)
-        if ttl is not None:
+        if (camera, day) == kept:
+            names["#ttl"] = items.TTL
+            values[":ttl"] = {"S": items.KEPT_DAY}
+            expression += "SET #ttl = :ttl"
+        elif ttl is not None:
             names["#ttl"] = items.TTL
             values[":ttl"] = {"N": str(ttl)}
-            expression += " SET #ttl = :ttl"
+            expression += "SET #ttl = if_not_exists(#ttl, :ttl)"
         writes.append(
             {
                 "Update": {
