@@ -39,7 +39,7 @@ from camvault.aws.stack import StackSettings, stack_settings
 from camvault.aws.template import build_template
 from camvault.config.loader import Config, load_config
 from camvault.domain.capture import resolve_capture_time
-from camvault.domain.keys import build_key, content_type_for, event_id_for_key
+from camvault.domain.keys import build_key, content_type_for, event_id_for_key, thumbnail_key
 from camvault.factory import build_processor_runtime
 from camvault.processor.core import capture_metadata
 from camvault.processor.lambda_handler import LambdaProcessor, LogLine
@@ -247,6 +247,7 @@ def test_deploy_upload_notify_process_and_read_back(
         key = upload_as_gateway(files["home"], moto_server, stack.bucket, clip)
         run_processor(deployed, sqs, queue_url, queue_arn, key)
         read_back(deployed.config, key, clip.read_bytes())
+        keep_moves_the_expiry_tag(deployed, key)
     finally:
         sqs.close()
         lam.close()
@@ -368,6 +369,30 @@ def read_back(config: Config, key: str, original: bytes) -> None:
         assert unsigned.status == 401  # a request no IAM authorization verified
         elsewhere = http_api_event("GET", "/api/v1/events", host="evil.example", iam=IAM_CALLER)
         assert invoke(container, elsewhere).status == 400
+    finally:
+        container.close()
+
+
+def keep_moves_the_expiry_tag(deployed: Deployed, key: str) -> None:
+    """The lifecycle rule expires what the processor tagged; keep through the API removes the
+    tag from the clip and its thumbnail, and releasing it puts the tag back."""
+    s3, bucket = deployed.clients.s3, deployed.stack.bucket
+
+    def tags(target: str) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=target)["TagSet"]}
+
+    expires = {"camvault-expires": "yes"}
+    assert tags(key) == tags(thumbnail_key(key)) == expires
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMVAULT_")}
+    container = build_container(env | aws_settings(deployed.config), Path.cwd(), trust_gateway_iam=True)
+    path = f"/api/v1/events/{event_id_for_key(key)}/keep"
+    try:
+        kept = invoke(container, http_api_event("PUT", path, host=API_HOST, iam=IAM_CALLER))
+        assert (kept.status, kept.json()["keep"]) == (200, True), kept.body
+        assert tags(key) == tags(thumbnail_key(key)) == {}
+        released = invoke(container, http_api_event("DELETE", path, host=API_HOST, iam=IAM_CALLER))
+        assert (released.status, released.json()["keep"]) == (200, False), released.body
+        assert tags(key) == tags(thumbnail_key(key)) == expires
     finally:
         container.close()
 

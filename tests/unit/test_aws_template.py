@@ -12,11 +12,14 @@ import pytest
 from camvault.aws.stack import StackSettings, stack_settings
 from camvault.aws.template import NOTIFIED_SUFFIXES, build_template
 from camvault.config.loader import ConfigError, load_config
+from camvault.domain.keys import keep_marker_key
+from camvault.keep import EXPIRES_TAG
 
 pytestmark = pytest.mark.unit
 
 BUCKET, PREFIX, TABLE = "my-camvault", "patrolcams", "camvault-events"
 OBJECTS = f"arn:aws:s3:::{BUCKET}/{PREFIX}/*"
+MARKERS = f"arn:aws:s3:::{BUCKET}/{PREFIX}/*.keep.json"
 
 
 def settings(**env: str) -> StackSettings:
@@ -57,7 +60,10 @@ EXPECTED = {
         {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
         [OBJECTS],
     ),
-    ("ProcessorRole", "ReadAndDeriveObjects"): ({"s3:GetObject", "s3:PutObject"}, [OBJECTS]),
+    ("ProcessorRole", "ReadAndDeriveObjects"): (
+        {"s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"},
+        [OBJECTS],
+    ),
     ("ProcessorRole", "WriteCatalog"): (
         {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         [TABLE_ARN],
@@ -70,10 +76,15 @@ EXPECTED = {
         {"logs:CreateLogStream", "logs:PutLogEvents"},
         [{"Fn::GetAtt": ["ProcessorLogGroup", "Arn"]}],
     ),
-    ("ApiRole", "ReadObjectsForPresigning"): ({"s3:GetObject"}, [OBJECTS]),
+    ("ApiRole", "ReadAndTagObjects"): ({"s3:GetObject", "s3:PutObjectTagging"}, [OBJECTS]),
+    ("ApiRole", "WriteKeepMarkers"): ({"s3:PutObject", "s3:DeleteObject"}, [MARKERS]),
     ("ApiRole", "ReadCatalog"): (
         {"dynamodb:GetItem", "dynamodb:Query"},
         [TABLE_ARN, {"Fn::Sub": "${CatalogTable.Arn}/index/timeline"}],
+    ),
+    ("ApiRole", "MarkKeepInCatalog"): (
+        {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        [TABLE_ARN],
     ),
     ("ApiRole", "WriteOwnLogs"): (
         {"logs:CreateLogStream", "logs:PutLogEvents"},
@@ -200,6 +211,27 @@ def test_bucket_is_private_encrypted_expiring_and_kept_on_delete(template: dict[
     expire, abort = props["LifecycleConfiguration"]["Rules"]
     assert (expire["Prefix"], expire["ExpirationInDays"], expire["Status"]) == (f"{PREFIX}/", 45, "Enabled")
     assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_the_lifecycle_rule_expires_only_what_the_processor_tagged(template: dict[str, Any]) -> None:
+    """Kept clips lose the tag, so the rule never selects them (``camvault.keep``)."""
+    expire, _ = template["Resources"]["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert expire["TagFilters"] == [{"Key": "camvault-expires", "Value": "yes"}]
+    assert EXPIRES_TAG == ("camvault-expires", "yes")
+
+
+def test_the_api_writes_only_keep_markers_and_tags(template: dict[str, Any]) -> None:
+    api = template["Resources"]["ApiRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    clip = f"arn:aws:s3:::{BUCKET}/{PREFIX}/cam/2024-01-01/Hour-00/record/a.mp4"
+    marker = keep_marker_key(f"{PREFIX}/cam/2024-01-01/Hour-00/record/a.mp4")
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert allows(api, action, f"arn:aws:s3:::{BUCKET}/{marker}")
+        assert not allows(api, action, clip)
+        assert not allows(api, action, f"arn:aws:s3:::{BUCKET}/elsewhere/a.mp4.keep.json")
+    assert allows(api, "s3:PutObjectTagging", clip)
+    assert not allows(api, "s3:DeleteObjectTagging", clip)
+    processor = template["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert not allows(processor["Statement"], "s3:DeleteObject", clip)
 
 
 def test_notifications_cover_prefix_and_suffixes_to_the_queue(template: dict[str, Any]) -> None:

@@ -5,10 +5,13 @@ Three principals touch camvault's data, each with only what its job needs:
 - a **gateway** (one IAM user per site) may put objects under the prefix, multipart included
   (``s3:PutObject`` covers create, upload-part and complete; abort and list-parts are named):
   it can never read, list or delete, so a stolen gateway credential cannot see or erase clips;
-- the **processor** Lambda reads originals and writes derived objects under the prefix, reads
-  and writes catalog items (it never queries), consumes its queue and writes its own log group;
+- the **processor** Lambda reads originals and writes derived objects under the prefix, tags
+  them for the lifecycle rule (``s3:PutObjectTagging``, ``camvault.keep``), reads and writes
+  catalog items (it never queries), consumes its queue and writes its own log group;
 - the **API** Lambda reads the catalog table and the objects under the prefix (presigned URLs
   are signed with its role, so the role needs ``s3:GetObject``) and writes its own log group.
+  Marking an event keep is its only write: it puts or deletes the keep marker (only keys
+  ending ``.keep.json``), sets the event's objects' tags and rewrites the event's items.
 
 Every ``Resource`` is one ARN (S3 ARNs as strings, the others as CloudFormation references to
 the stack's own resources). Two statements need the wildcard principal ``"*"``, and both are
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from camvault.domain.keys import KEEP_SUFFIX
+
 Json = dict[str, Any]
 
 VERSION = "2012-10-17"
 
 GATEWAY_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-PROCESSOR_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject")
+PROCESSOR_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging")
 PROCESSOR_TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -37,14 +42,23 @@ PROCESSOR_TABLE_ACTIONS = (
 """The catalog's ``put`` reads the event's lookup item, then writes in one ``TransactWriteItems``,
 which IAM authorizes as the Put, Update and Delete of each item in it."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-API_OBJECT_ACTIONS = ("s3:GetObject",)
+API_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObjectTagging")
+API_MARKER_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
+"""Marking keep writes or removes the marker, ``NAME.EXT.keep.json`` (``domain.keys``)."""
 API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+API_KEEP_TABLE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+"""Marking keep rewrites the event's items in one transaction, as the processor's ``put``."""
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
 def object_arn(bucket: str, prefix: str) -> str:
     """Every object under ``prefix`` in ``bucket``."""
     return f"arn:aws:s3:::{bucket}/{prefix}/*"
+
+
+def marker_arn(bucket: str, prefix: str) -> str:
+    """Every keep marker under ``prefix`` in ``bucket``."""
+    return f"arn:aws:s3:::{bucket}/{prefix}/*{KEEP_SUFFIX}"
 
 
 def bucket_arn(bucket: str) -> str:
@@ -75,10 +89,12 @@ def processor_policy(bucket: str, prefix: str, *, table_arn: Any, queue_arn: Any
 
 
 def api_policy(bucket: str, prefix: str, *, table_arn: Any, timeline_arn: Any, log_group_arn: Any) -> Json:
-    """Read the catalog (table and timeline index) and the objects under the prefix, log."""
+    """Read the catalog (table and timeline index) and the objects under the prefix, mark keep, log."""
     return document(
-        statement("ReadObjectsForPresigning", API_OBJECT_ACTIONS, [object_arn(bucket, prefix)]),
+        statement("ReadAndTagObjects", API_OBJECT_ACTIONS, [object_arn(bucket, prefix)]),
+        statement("WriteKeepMarkers", API_MARKER_ACTIONS, [marker_arn(bucket, prefix)]),
         statement("ReadCatalog", API_TABLE_ACTIONS, [table_arn, timeline_arn]),
+        statement("MarkKeepInCatalog", API_KEEP_TABLE_ACTIONS, [table_arn]),
         statement("WriteOwnLogs", LOG_ACTIONS, [log_group_arn]),
     )
 

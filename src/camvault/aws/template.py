@@ -1,6 +1,7 @@
 """Settings → the CloudFormation template of one camvault stack (plain CloudFormation, no SAM).
 
-The stack holds the bucket (private, encrypted, TLS only, expiring after ``[retention] days``),
+The stack holds the bucket (private, encrypted, TLS only, expiring after ``[retention] days``
+what the processor tagged ``camvault-expires=yes``),
 the notification queue and its dead-letter queue, the processor Lambda fed by the queue, the
 DynamoDB catalog, the API Lambda behind an HTTP API, their log groups and the IAM principals
 of ``camvault.aws.iam``. The Lambda code is a parameter (``CodeBucket``/``CodeKey``): ``camvault
@@ -8,6 +9,13 @@ aws deploy`` uploads the package and fills it in.
 
 Decisions:
 
+- The lifecycle rule expires only objects under the prefix tagged ``camvault-expires=yes``
+  (``camvault.keep.EXPIRES_TAG``): the processor tags each original and its derived objects
+  unless the event is marked keep, and marking keep removes the tag, so a kept clip outlives
+  the rule as its catalog entry outlives the TTL. An object never processed (rejected, in the
+  dead-letter queue) carries no tag and stays until someone looks at it. One rule means one
+  number of days: cameras' own ``--retention-days`` are not applied by the stack (S3 counts
+  from the upload, DynamoDB from the capture, both ``[retention] days``).
 - The bucket is kept when the stack is deleted (``DeletionPolicy: Retain``): it holds the clips,
   and CloudFormation cannot delete a bucket that still has objects anyway.
 - The HTTP API's route requires IAM (SigV4) authorization, because this version's API has no
@@ -25,6 +33,7 @@ from typing import Any
 from camvault.aws import iam
 from camvault.aws.stack import StackSettings
 from camvault.catalog import dynamodb_items as items
+from camvault.keep import EXPIRES_TAG
 
 Json = dict[str, Any]
 
@@ -116,6 +125,7 @@ def _storage(stack: StackSettings) -> Json:
                         "Id": "ExpireClips",
                         "Status": "Enabled",
                         "Prefix": f"{stack.prefix}/",
+                        "TagFilters": [{"Key": EXPIRES_TAG[0], "Value": EXPIRES_TAG[1]}],
                         "ExpirationInDays": stack.retention_days,
                     },
                     {
