@@ -175,6 +175,8 @@ def test_missing_objects_are_not_found(backend: Backend) -> None:
         backend.store.open(key, 0, 0)
     with pytest.raises(ObjectNotFound):
         backend.store.set_tags(key, {"camvault-expires": "yes"})
+    with pytest.raises(ObjectNotFound):
+        backend.store.set_tags(key, {})
 
 
 def test_tagging_leaves_the_object_as_it_was(backend: Backend) -> None:

@@ -61,7 +61,7 @@ EXPECTED = {
         [OBJECTS],
     ),
     ("ProcessorRole", "ReadAndDeriveObjects"): (
-        {"s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"},
+        {"s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging"},
         [OBJECTS],
     ),
     ("ProcessorRole", "WriteCatalog"): (
@@ -76,7 +76,10 @@ EXPECTED = {
         {"logs:CreateLogStream", "logs:PutLogEvents"},
         [{"Fn::GetAtt": ["ProcessorLogGroup", "Arn"]}],
     ),
-    ("ApiRole", "ReadAndTagObjects"): ({"s3:GetObject", "s3:PutObjectTagging"}, [OBJECTS]),
+    ("ApiRole", "ReadAndTagObjects"): (
+        {"s3:GetObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging"},
+        [OBJECTS],
+    ),
     ("ApiRole", "WriteKeepMarkers"): ({"s3:PutObject", "s3:DeleteObject"}, [MARKERS]),
     ("ApiRole", "ReadCatalog"): (
         {"dynamodb:GetItem", "dynamodb:Query"},
@@ -228,8 +231,8 @@ def test_the_api_writes_only_keep_markers_and_tags(template: dict[str, Any]) -> 
         assert allows(api, action, f"arn:aws:s3:::{BUCKET}/{marker}")
         assert not allows(api, action, clip)
         assert not allows(api, action, f"arn:aws:s3:::{BUCKET}/elsewhere/a.mp4.keep.json")
-    assert allows(api, "s3:PutObjectTagging", clip)
-    assert not allows(api, "s3:DeleteObjectTagging", clip)
+    assert allows(api, "s3:PutObjectTagging", clip) and allows(api, "s3:DeleteObjectTagging", clip)
+    assert not allows(api, "s3:PutObjectTagging", f"arn:aws:s3:::{BUCKET}/elsewhere/a.mp4")
     processor = template["Resources"]["ProcessorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     assert not allows(processor["Statement"], "s3:DeleteObject", clip)
 

@@ -6,7 +6,8 @@ Three principals touch camvault's data, each with only what its job needs:
   (``s3:PutObject`` covers create, upload-part and complete; abort and list-parts are named):
   it can never read, list or delete, so a stolen gateway credential cannot see or erase clips;
 - the **processor** Lambda reads originals and writes derived objects under the prefix, tags
-  them for the lifecycle rule (``s3:PutObjectTagging``, ``camvault.keep``), reads and writes
+  them for the lifecycle rule or removes the tag of a kept one (``s3:PutObjectTagging``,
+  ``s3:DeleteObjectTagging``, ``camvault.keep``), reads and writes
   catalog items (it never queries), consumes its queue and writes its own log group;
 - the **API** Lambda reads the catalog table and the objects under the prefix (presigned URLs
   are signed with its role, so the role needs ``s3:GetObject``) and writes its own log group.
@@ -32,7 +33,7 @@ Json = dict[str, Any]
 VERSION = "2012-10-17"
 
 GATEWAY_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-PROCESSOR_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging")
+PROCESSOR_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging")
 PROCESSOR_TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -42,7 +43,7 @@ PROCESSOR_TABLE_ACTIONS = (
 """The catalog's ``put`` reads the event's lookup item, then writes in one ``TransactWriteItems``,
 which IAM authorizes as the Put, Update and Delete of each item in it."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
-API_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObjectTagging")
+API_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObjectTagging", "s3:DeleteObjectTagging")
 API_MARKER_ACTIONS = ("s3:PutObject", "s3:DeleteObject")
 """Marking keep writes or removes the marker, ``NAME.EXT.keep.json`` (``domain.keys``)."""
 API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")

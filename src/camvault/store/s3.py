@@ -277,11 +277,15 @@ class S3Store:
             raise self._error(exc, "delete", key) from exc
 
     def set_tags(self, key: str, tags: Mapping[str, str]) -> None:
-        """``PutObjectTagging`` with the whole tag set (an empty set removes every tag)."""
+        """``PutObjectTagging`` with the whole tag set; no tags is ``DeleteObjectTagging`` (the one
+        way every S3 server accepts: some refuse an empty tag set)."""
         check_key(key)
         tag_set: list[TagTypeDef] = [{"Key": name, "Value": value} for name, value in tags.items()]
         try:
-            self._client.put_object_tagging(Bucket=self._bucket, Key=key, Tagging={"TagSet": tag_set})
+            if tag_set:
+                self._client.put_object_tagging(Bucket=self._bucket, Key=key, Tagging={"TagSet": tag_set})
+            else:
+                self._client.delete_object_tagging(Bucket=self._bucket, Key=key)
         except Exception as exc:
             raise self._error(exc, "tag", key) from exc
 
