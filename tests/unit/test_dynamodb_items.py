@@ -48,6 +48,18 @@ def test_an_event_item_maps_every_field_and_back() -> None:
     assert item["received_time"] == {"N": str(T0_MS + 3000)}
 
 
+def test_a_kept_event_and_its_lookup_carry_no_ttl_and_the_others_do() -> None:
+    kept = make_event("ev-1", T0, keep=True)
+    released = make_event("ev-1", T0, keep=False)
+
+    assert "expires_at" not in event_item(kept, retention_days=30)
+    assert "expires_at" not in lookup_item(kept, retention_days=30)
+    expiry = {"N": str(T0_MS // 1000 + 30 * 86_400)}
+    assert event_item(released, retention_days=30)["expires_at"] == expiry
+    assert lookup_item(released, retention_days=30)["expires_at"] == expiry
+    assert item_event(event_item(kept, retention_days=30)).keep is True
+
+
 def test_an_item_written_before_a_field_existed_reads_the_field_default() -> None:
     item = event_item(make_event("ev-1", T0, clock_skew=True, extra={"a": "b"}), retention_days=None)
     del item["clock_skew"], item["extra"], item["problem"]
