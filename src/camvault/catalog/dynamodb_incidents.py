@@ -9,9 +9,11 @@ wrong grouping behind, and items that DynamoDB's TTL deletes on its own (an even
 expiring around a kept event) regroup what remains on the next read.
 
 The cost is on reads: one more ``Query`` per camera of a page of events (keys only, back to the
-start of the oldest event's incident), one per camera for a page of incidents, and reading a
-whole incident to summarize it. Reads start with small pages that double, so a typical
-incident of a few events is one request, and a long one costs its length, like its members.
+start of the oldest event's incident); for a page of incidents, two per camera (the
+predecessor of the range and the walk through it, or the walk and the members of the topmost
+incident past the range); and reading a whole incident to summarize it. Reads start with small
+pages that double, so a typical incident of a few events is one request, and a long one costs
+its length.
 Every read is a key range of one camera partition, strongly consistent; never the GSI, so an
 incident spanning midnight UTC (two ``capture_date`` partitions of the GSI) is one run here.
 
