@@ -89,6 +89,9 @@ def test_requirements_are_the_runtime_and_aws_ones() -> None:
     wanted = {r.split(">")[0].split("=")[0].split("[")[0] for r in requirements()}
     assert {"av", "fastapi", "boto3", "mangum"} <= wanted
     assert not wanted & {"pytest", "moto", "ruff", "mypy", "cfn-lint"}
+    # The handlers never import the embedded server's FTP, FTPS, MQTT or HTTP-server code, and
+    # pyftpdlib has no wheel that pip could take for Lambda's platform.
+    assert not wanted & {"pyftpdlib", "pyopenssl", "paho-mqtt", "uvicorn", "uvloop", "httptools"}
 
 
 def test_a_pip_failure_is_one_line_saying_what_to_check(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,11 @@ PYTHON_VERSION = "3.11"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 SKIPPED_DIRS = {"__pycache__"}
 EXTRA = "aws"
+EMBEDDED_ONLY = frozenset(
+    {"pyftpdlib", "pyopenssl", "cryptography", "paho-mqtt", "uvicorn", "httptools", "uvloop"}
+)
+"""Requirements only the embedded server needs (FTP gateway, FTPS, MQTT, the HTTP server): the
+Lambda handlers never import them, so the package leaves them out (pyftpdlib has no wheel at all)."""
 
 
 class PackageError(Exception):
@@ -75,14 +81,21 @@ def _share(size: int, limit: int) -> str:
 
 
 def requirements(distribution: str = "camvault", extra: str = EXTRA) -> list[str]:
-    """camvault's runtime requirements plus those of the ``aws`` extra, without markers."""
+    """camvault's runtime requirements plus those of the ``aws`` extra, without markers, minus
+    what only the embedded server needs."""
     found = []
     for line in importlib.metadata.requires(distribution) or []:
         requirement, _, marker = line.partition(";")
         marker = marker.replace(" ", "").replace("'", '"')
-        if not marker or marker == f'extra=="{extra}"':
+        if (not marker or marker == f'extra=="{extra}"') and _name(requirement) not in EMBEDDED_ONLY:
             found.append(requirement.strip())
     return found
+
+
+def _name(requirement: str) -> str:
+    """The project name a requirement names, normalised (``PyOpenSSL>=24`` -> ``pyopenssl``)."""
+    name = re.split(r"[\s<>=!~\[;(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def pip_command(architecture: str, target: Path, wanted: list[str]) -> list[str]:
