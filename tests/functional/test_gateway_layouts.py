@@ -88,9 +88,17 @@ def test_an_aborted_upload_is_removed_not_published_and_counted(gateway: Running
     with login(gateway.host, gateway.port) as ftp:
         data = ftp.transfercmd("STOR MDAlarm_20240102-130507.jpg")
         data.sendall(b"\xff\xd8" + bytes(64 * 1024))
+        # ABOR while the data connection is still open: the server cannot take the upload for a
+        # complete file (closing first would race the ABOR against the end of the data).
         ftp.putcmd("ABOR")
+        replies = [ftp.getmultiline()]
+        if replies[0].startswith("426"):  # bytes were moving: 426 for the transfer, then 226 for ABOR
+            replies.append(ftp.getmultiline())
         data.close()
-        assert ftp.getresp().startswith("225")  # ABOR: data channel closed, no 226 for the file
+        assert replies in (
+            ["225 ABOR command successful; data channel closed."],
+            ["426 Transfer aborted via ABOR.", "226 ABOR command successful."],
+        ), replies
         assert "MDAlarm_20240102-130507.jpg" not in ftp.nlst()
     assert gateway.spooled() == {}
     assert counters(gateway).get("aborted") == 1
