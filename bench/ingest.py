@@ -5,12 +5,14 @@ Both servers get the same work from the same clients (one ``ftplib`` process per
 1. one large upload (200 MB by default);
 2. 16 clients at once, each uploading 200 snapshots of 300 KB over its own session;
 
-and for the gateway, its resident memory with 32 logged-in idle cameras (``VmRSS``) and its peak
-(``VmHWM``) over the whole run. vsftpd is started by this script on free loopback ports from a
-temporary config (``run_as_launching_user``, anonymous upload into a temporary folder), which
+each phase ``--rounds`` times (3 by default), the two servers taking turns going first, so both meet
+the same load of a shared machine; the report gives the median and the range of each figure and of
+the per-round ratio. For the gateway, its resident memory with 32 logged-in idle cameras (``VmRSS``)
+and its peak (``VmHWM``) over the whole run. vsftpd is started by this script on free loopback ports
+from a temporary config (``run_as_launching_user``, anonymous upload into a temporary folder), which
 works for any user, root included. The gateway is the real ``camvault gateway`` process: every
-upload is fsynced and recorded in the outbox before ``226``, and its uploader copies each file
-into the ``file://`` object store meanwhile; vsftpd only writes to the page cache.
+upload is fsynced and recorded in the outbox before ``226``, and its uploader copies each file into
+the ``file://`` object store meanwhile; vsftpd only writes to the page cache.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -175,21 +178,21 @@ def login(server: Server) -> ftplib.FTP:
     return ftp
 
 
-def upload_many(server: Server, client: int, files: int, payload: bytes, start: float) -> None:
+def upload_many(server: Server, client: int, files: int, payload: bytes, start: float, round_: int) -> None:
     with login(server) as ftp:
         while time.time() < start:
             time.sleep(0.001)
         for number in range(files):
             minute, second = divmod(number, 60)
-            name = f"MDAlarm_20240102-{10 + client:02d}{minute:02d}{second:02d}.jpg"
+            name = f"MDAlarm_202401{10 + round_:02d}-{client:02d}{minute:02d}{second:02d}.jpg"
             ftp.storbinary(f"STOR {name}", io.BytesIO(payload), blocksize=64 * 1024)
 
 
-def concurrent_snapshots(server: Server, clients: int, files: int, size: int) -> Result:
+def concurrent_snapshots(server: Server, clients: int, files: int, size: int, round_: int) -> Result:
     payload = os.urandom(size)
     start = time.time() + 2.0  # every client logged in and waiting before the clock starts
     workers = [
-        multiprocessing.Process(target=upload_many, args=(server, client, files, payload, start))
+        multiprocessing.Process(target=upload_many, args=(server, client, files, payload, start, round_))
         for client in range(clients)
     ]
     for worker in workers:
@@ -201,10 +204,10 @@ def concurrent_snapshots(server: Server, clients: int, files: int, size: int) ->
     return Result(time.time() - start, clients * files, clients * files * size)
 
 
-def large_upload(server: Server, source: Path) -> Result:
+def large_upload(server: Server, source: Path, round_: int) -> Result:
     with login(server) as ftp, source.open("rb") as data:
         started = time.perf_counter()
-        ftp.storbinary("STOR Front_00_20240102130507.mp4", data, blocksize=256 * 1024)
+        ftp.storbinary(f"STOR Front_00_202401{10 + round_:02d}130507.mp4", data, blocksize=256 * 1024)
         seconds = time.perf_counter() - started
     return Result(seconds, 1, source.stat().st_size)
 
@@ -243,49 +246,68 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         for _ in range(args.large_mb):
             handle.write(os.urandom(MB))
     size = args.size_kb * 1024
-    results: dict[str, dict[str, Result]] = {}
+    results: dict[str, list[Result]] = {}
     memory: dict[str, int] = {}
-    for name, start in (("vsftpd", vsftpd), ("gateway", gateway)):
-        where = folder / name
-        where.mkdir()
-        with start(where) as server:
-            if name == "gateway":
-                memory["idle"] = idle_rss(server, args.idle)
-            print(f"{server.name}: large upload ...", flush=True)
-            settle(server)
-            results.setdefault(name, {})["large"] = large_upload(server, large)
-            print(f"{server.name}: {args.clients} clients x {args.files} snapshots ...", flush=True)
-            settle(server)
-            results[name]["snapshots"] = concurrent_snapshots(server, args.clients, args.files, size)
-            if name == "gateway":
-                memory["peak"] = memory_kb(server.pid, "VmHWM")
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for name, start in (("vsftpd", vsftpd), ("gateway", gateway)):
+            (folder / name).mkdir()
+            servers.append(stack.enter_context(start(folder / name)))
+        memory["idle"] = idle_rss(servers[1], args.idle)
+        for round_ in range(args.rounds):
+            ordered = servers if round_ % 2 == 0 else servers[::-1]  # each goes first in turn
+            for server in ordered:
+                print(f"round {round_ + 1}, {server.name}: large upload ...", flush=True)
+                settle(server)
+                results.setdefault(f"large {server.name}", []).append(large_upload(server, large, round_))
+            for server in ordered:
+                print(
+                    f"round {round_ + 1}, {server.name}: {args.clients} clients x {args.files} ...",
+                    flush=True,
+                )
+                settle(server)
+                found = concurrent_snapshots(server, args.clients, args.files, size, round_)
+                results.setdefault(f"snapshots {server.name}", []).append(found)
+        memory["peak"] = memory_kb(servers[1].pid, "VmHWM")
     report(args, results, memory)
 
 
-def report(args: argparse.Namespace, results: dict[str, dict[str, Result]], memory: dict[str, int]) -> None:
-    gateway, reference = results["gateway"], results["vsftpd"]
+def _spread(gateway: list[float], reference: list[float]) -> str:
+    ratios = sorted(mine / theirs for mine, theirs in zip(gateway, reference, strict=True))
+    return f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})"
+
+
+def report(args: argparse.Namespace, results: dict[str, list[Result]], memory: dict[str, int]) -> None:
+    gateway = "camvault gateway"
+    big, ref_big = results[f"large {gateway}"], results["large vsftpd"]
+    many, ref_many = results[f"snapshots {gateway}"], results["snapshots vsftpd"]
     print()
     print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.machine()}, {_cpu()}, "
-          f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+          f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+          f"{args.rounds} rounds, servers alternating; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print("each cell: median (lowest–highest) over the rounds; ratio: per round, same round")
     print()
     print("| run | vsftpd | camvault gateway | ratio gateway/vsftpd | goal |")
     print("|---|---|---|---|---|")
-    big, ref_big = gateway["large"], reference["large"]
+    mbs, ref_mbs = [r.mb_per_s for r in big], [r.mb_per_s for r in ref_big]
+    fps, ref_fps = [r.files_per_s for r in many], [r.files_per_s for r in ref_many]
     print(
-        f"| one {args.large_mb} MB upload | {ref_big.mb_per_s:.1f} MB/s | {big.mb_per_s:.1f} MB/s "
-        f"| {big.mb_per_s / ref_big.mb_per_s:.2f} | >= 0.9 |"
+        f"| one {args.large_mb} MB upload | {_cell(ref_mbs, 'MB/s')} | {_cell(mbs, 'MB/s')} "
+        f"| {_spread(mbs, ref_mbs)} | >= 0.9 |"
     )
-    many, ref_many = gateway["snapshots"], reference["snapshots"]
     print(
-        f"| {args.clients} clients x {args.files} snapshots of {args.size_kb} KB | "
-        f"{ref_many.files_per_s:.0f} files/s ({ref_many.mb_per_s:.1f} MB/s) | "
-        f"{many.files_per_s:.0f} files/s ({many.mb_per_s:.1f} MB/s) | "
-        f"{many.files_per_s / ref_many.files_per_s:.2f} | >= 1.0 |"
+        f"| {args.clients} clients x {args.files} snapshots of {args.size_kb} KB "
+        f"| {_cell(ref_fps, 'files/s')} | {_cell(fps, 'files/s')} | {_spread(fps, ref_fps)} | >= 1.0 |"
     )
     print(
         f"| gateway RSS, {args.idle} idle cameras logged in | | {memory['idle'] / 1024:.1f} MB | | <= 64 MB |"
     )
     print(f"| gateway peak RSS over the whole run | | {memory['peak'] / 1024:.1f} MB | | |")
+
+
+def _cell(values: list[float], unit: str) -> str:
+    ordered = sorted(values)
+    return f"{statistics.median(ordered):.0f} {unit} ({ordered[0]:.0f}–{ordered[-1]:.0f})"
 
 
 def _cpu() -> str:
@@ -302,10 +324,13 @@ def main() -> None:
     parser.add_argument("--size-kb", type=int, default=300)
     parser.add_argument("--large-mb", type=int, default=200)
     parser.add_argument("--idle", type=int, default=32)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="each phase this many times, servers alternating"
+    )
     parser.add_argument("--quick", action="store_true", help="a small run to check that everything works")
     args = parser.parse_args()
     if args.quick:
-        args.clients, args.files, args.large_mb, args.idle = 4, 20, 20, 8
+        args.clients, args.files, args.large_mb, args.idle, args.rounds = 4, 20, 20, 8, 2
     with tempfile.TemporaryDirectory(prefix="camvault-bench-") as folder:
         run(args, Path(folder))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ftplib
 import io
+import random
 import signal
 import ssl
 import subprocess
@@ -22,6 +23,7 @@ from urllib.parse import quote
 import pytest
 
 from camvault.domain.model import format_instant
+from camvault.gateway.handler import WRITEBACK_BYTES
 from tests.support.cli import camvault, init_data
 from tests.support.ftp import PASSWORDS, Pipeline, free_port, gateway_pipeline
 from tests.support.media import make_clip, make_jpeg
@@ -118,6 +120,14 @@ def test_ftplib_appe_of_a_new_file_is_published(pipeline: Pipeline, snapshot: Pa
     with login(pipeline) as ftp:
         ftp.storbinary("APPE MDAlarm_20240102-130507.jpg", io.BytesIO(data))
     assert_published(pipeline, f"{DAY}/snap/MDAlarm_20240102-130507.jpg", data)
+
+
+def test_a_large_clip_written_to_disk_while_it_arrives_is_published_intact(pipeline: Pipeline) -> None:
+    data = random.Random(3).randbytes(WRITEBACK_BYTES * 2 + 12345)  # writeback starts twice mid-upload
+    with login(pipeline) as ftp:
+        reply = ftp.storbinary("STOR Front_00_20240102130507.mp4", io.BytesIO(data), blocksize=1 << 20)
+        assert reply.startswith("226")
+    assert_published(pipeline, f"{DAY}/record/Front_00_20240102130507.mp4", data)
 
 
 def test_dahua_temporary_name_is_published_once_when_renamed(pipeline: Pipeline, clip: Path) -> None:

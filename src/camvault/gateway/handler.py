@@ -19,6 +19,8 @@ It never decides confinement (:mod:`camvault.gateway.filesystem`) or who may log
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,7 @@ from typing import Any, ClassVar
 
 from pyftpdlib.filesystems import FilesystemError
 from pyftpdlib.handlers import DTPHandler, FTPHandler
+from pyftpdlib.handlers.ftp.dispatchers import PassiveDTP
 
 from camvault.gateway.filesystem import ConfinedFS, climbs_out, path_problem
 from camvault.gateway.layouts import UploadName, classify, remuxable
@@ -34,7 +37,7 @@ from camvault.gateway.metrics import Counters
 from camvault.gateway.remux import remux_to_mp4
 from camvault.gateway.spool import Arrival, Spool, SpoolError
 
-__all__ = ["CommittingDTPHandler", "GatewayContext", "GatewayHandler"]
+__all__ = ["CommittingDTPHandler", "GatewayContext", "GatewayHandler", "SerialPassiveDTP"]
 
 log = logging.getLogger("camvault.gateway")
 
@@ -54,8 +57,36 @@ class GatewayContext:
     camera_name: Callable[[str], str]
 
 
+WRITEBACK_BYTES = 8 << 20
+"""While an upload arrives, ask the kernel to start writing each new 8 MB to disk."""
+
+
 class CommittingDTPHandler(DTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
-    """A data channel whose ``226`` for an upload waits until the file is published."""
+    """A data channel whose ``226`` for an upload waits until the file is published.
+
+    A large upload is written to disk while it arrives (the kernel is asked to start writeback
+    of every new ``WRITEBACK_BYTES``, without waiting for it), so the fsync before ``226`` only
+    waits for the last few megabytes instead of the whole file."""
+
+    _written_back = 0
+
+    def handle_read(self) -> None:
+        super().handle_read()
+        if self.receive and self.tot_bytes_received - self._written_back >= WRITEBACK_BYTES:
+            self._start_writeback()
+
+    handle_read_event = handle_read
+
+    def _start_writeback(self) -> None:
+        file = self.file_obj
+        if file is None or file.closed:
+            return
+        file.flush()
+        end = file.tell()
+        start = max(0, end - (self.tot_bytes_received - self._written_back))
+        # Linux starts writeback of the dirty pages in the range and returns at once.
+        os.posix_fadvise(file.fileno(), start, end - start, os.POSIX_FADV_DONTNEED)
+        self._written_back = self.tot_bytes_received
 
     def close(self) -> None:
         if self._upload_complete():
@@ -75,6 +106,20 @@ class CommittingDTPHandler(DTPHandler):  # type: ignore[misc]  # pyftpdlib is un
             and self.file_obj is not None
             and response.startswith("226")
         )
+
+
+class SerialPassiveDTP(PassiveDTP):  # type: ignore[misc]  # pyftpdlib is untyped
+    """A passive data listener whose port is chosen under the gateway's lock.
+
+    pyftpdlib binds with ``SO_REUSEADDR`` and only then listens: two connection threads could
+    bind the same free port and the second ``listen`` would fail (``EADDRINUSE``), dropping that
+    camera. ``lock`` is set on the per-gateway subclass."""
+
+    lock: ClassVar[threading.Lock]
+
+    def __init__(self, cmd_channel: Any, extmode: bool = False) -> None:
+        with self.lock:
+            super().__init__(cmd_channel, extmode)
 
 
 class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped

@@ -24,7 +24,12 @@ from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import ThreadedFTPServer
 
 from camvault.gateway.authorizer import CameraAuthorizer
-from camvault.gateway.handler import CommittingDTPHandler, GatewayContext, GatewayHandler
+from camvault.gateway.handler import (
+    CommittingDTPHandler,
+    GatewayContext,
+    GatewayHandler,
+    SerialPassiveDTP,
+)
 
 __all__ = ["Gateway", "GatewayOptions", "TLSFiles"]
 
@@ -68,6 +73,7 @@ def _handler_class(options: GatewayOptions, context: GatewayContext, authorizer:
         "banner": "camvault gateway ready.",
         "permit_foreign_addresses": False,
         "permit_privileged_ports": False,
+        "passive_dtp": type("GatewayPassiveDTP", (SerialPassiveDTP,), {"lock": threading.Lock()}),
     }
     if options.tls is None:
         dtp = type("GatewayDTP", (CommittingDTPHandler,), {"timeout": options.data_timeout, **DTP_BUFFERS})
