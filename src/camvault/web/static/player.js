@@ -62,6 +62,12 @@ export class Player {
     return this.go(index, 0);
   }
 
+  // Move to incident ``index``'s event ``position`` (-1: its last); a step waits for the move.
+  go(index, position) {
+    this.moving = this.load(index, position);
+    return this.moving;
+  }
+
   close() {
     if (!this.isOpen) return;
     this.turn += 1;
@@ -79,8 +85,7 @@ export class Player {
     return this.members.get(incident.id);
   }
 
-  // Show incident ``index``'s event ``position`` (-1: its last).
-  async go(index, position) {
+  async load(index, position) {
     const turn = ++this.turn;
     const incident = this.timeline.incidents[index];
     let events;
@@ -96,6 +101,7 @@ export class Player {
   }
 
   async step(delta) {
+    await this.moving; // a key pressed while an incident loads counts from where it lands
     const events = this.incident && this.members.get(this.incident.id);
     if (!events) return;
     const within = this.at.event + delta;
