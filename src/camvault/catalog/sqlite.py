@@ -59,6 +59,10 @@ _STOP = None
 class SQLiteCatalog:
     """The ``Catalog`` protocol on one SQLite file (or ``:memory:``)."""
 
+    # Reads are lookups in a local file, bounded by an index and a page limit: an async caller
+    # (the API's events route) may run them on its event loop instead of a worker thread.
+    local_reads = True
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.in_memory = str(path) == MEMORY
