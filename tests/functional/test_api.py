@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from camvault.accounts.auth_base import Authenticator
 from camvault.api.app import create_app
+from camvault.catalog.base import EventPage, EventQuery
 from camvault.catalog.sqlite import SQLiteCatalog
 from tests.support.api import ADMIN, LOCAL, authenticator, event
 
@@ -127,3 +130,37 @@ def test_on_a_public_address_any_host_name_is_served(catalog: SQLiteCatalog, aut
     with TestClient(app, base_url="https://cams.example.org", headers=ADMIN) as client:
         assert client.get("/api/v1/events").status_code == 200
         assert client.get("/api/v1/events", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+class RecordingCatalog:
+    """A catalog over ``inner`` that says whether its reads are local, and records whether each
+    page query ran on a thread with a running event loop (the server's loop)."""
+
+    def __init__(self, inner: SQLiteCatalog, local_reads: bool) -> None:
+        self.inner = inner
+        self.local_reads = local_reads
+        self.on_loop: list[bool] = []
+
+    def query(self, query: EventQuery) -> EventPage:
+        try:
+            asyncio.get_running_loop()
+            self.on_loop.append(True)
+        except RuntimeError:
+            self.on_loop.append(False)
+        return self.inner.query(query)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("local_reads", [True, False])
+def test_only_a_local_catalog_is_read_on_the_event_loop(
+    catalog: SQLiteCatalog, auth: Authenticator, local_reads: bool
+) -> None:
+    catalog.put(event("porch", datetime(2025, 1, 1, tzinfo=UTC)))
+    recording = RecordingCatalog(catalog, local_reads)
+    app = create_app(recording, auth)  # type: ignore[arg-type]
+    with TestClient(app, base_url=LOCAL, headers=ADMIN) as client:
+        assert [e["camera"] for e in client.get("/api/v1/events").json()["events"]] == ["porch"]
+    # a catalog over the network must never block the server's loop; a local one is cheaper there
+    assert recording.on_loop == [local_reads]

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from camvault.accounts.auth_base import Authenticator
+from camvault.accounts.local import LocalAuthStore
 from camvault.api.app import create_app
 from camvault.api.security import SECURITY_HEADERS
 from camvault.catalog.sqlite import SQLiteCatalog
@@ -274,6 +275,32 @@ def test_sessions_expire_and_are_swept(client: TestClient, clock: Clock, tmp_pat
     clock.now += timedelta(hours=2)
     login(client)  # a new login sweeps away the session that expired unseen
     assert stored_sessions(tmp_path / "accounts.db") == 1
+
+
+def test_an_expired_session_is_refused_by_the_lookup_and_forgotten_by_the_full_check(
+    auth: Authenticator, clock: Clock, tmp_path: Path
+) -> None:
+    started = auth.login("admin", ADMIN_SECRET, "127.0.0.1")
+    assert started is not None
+    assert auth.live_session(started.session_id) == started.session
+    clock.now += timedelta(hours=2)
+    assert auth.live_session(started.session_id) is None  # a lookup only: nothing written
+    assert stored_sessions(tmp_path / "accounts.db") == 1
+    assert auth.session(started.session_id) is None
+    assert stored_sessions(tmp_path / "accounts.db") == 0
+
+
+def test_a_throttled_address_may_not_use_the_admin_secret_but_api_tokens_keep_working(
+    client: TestClient, auth: Authenticator
+) -> None:
+    assert isinstance(auth.store, LocalAuthStore)
+    token = auth.store.tokens.create("script")
+    assert auth.token_user(token) == "token:script"
+    assert auth.token_user("cv_not-a-token") is None
+    for _ in range(3):
+        assert client.get("/api/v1/cameras", headers={"Authorization": "Bearer guess"}).status_code == 401
+    assert client.get("/api/v1/cameras", headers=ADMIN).status_code == 429
+    assert client.get("/api/v1/cameras", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_session_reports_the_user_of_a_token_without_csrf(client: TestClient) -> None:

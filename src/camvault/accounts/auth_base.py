@@ -137,6 +137,12 @@ class Authenticator:
             return None
         return found
 
+    def live_session(self, session_id: str) -> Session | None:
+        """The session with this id while it lasts: one lookup, no write (``session`` also
+        forgets an expired one)."""
+        found = self.store.get_session(digest(session_id))
+        return found if found is not None and found.expires > self._clock() else None
+
     def seconds_left(self, session: Session) -> int:
         """Whole seconds until ``session`` expires (the cookie's Max-Age)."""
         return max(0, int((session.expires - self._clock()).total_seconds()))
@@ -153,14 +159,20 @@ class Authenticator:
     def bearer(self, token: str, address: str) -> str | None:
         """Who a Bearer token speaks for: ``token:NAME`` for an API token, ``admin`` for the admin
         secret, None otherwise. Failures count towards the address's login throttle."""
-        name = self.store.token_name(digest(token))
-        if name is not None:
-            return f"token:{name}"
+        user = self.token_user(token)
+        if user is not None:
+            return user
         self._throttle.check(address, None)
         if not token.startswith(TOKEN_PREFIX) and self._admin_ok(token):
             return ADMIN
         self._throttle.failed(address, None)
         return None
+
+    def token_user(self, token: str) -> str | None:
+        """``token:NAME`` when ``token`` is a live API token, else None: one lookup, no throttle
+        and no KDF (a wrong token must go through ``bearer``, which counts the failure)."""
+        name = self.store.token_name(digest(token))
+        return f"token:{name}" if name is not None else None
 
     def _password_ok(self, user: str, password: str) -> bool:
         if user.lower() == ADMIN:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from camvault.accounts.auth_base import Authenticator, SignInUnavailable, Throttled
+from camvault.accounts.auth_base import Authenticator, Session, SignInUnavailable, Throttled
 
 API = "/api/v1"
 SESSION_COOKIE = "camvault_session"
@@ -65,7 +65,10 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        identity = await anyio.to_thread.run_sync(self.identify, HTTPConnection(scope))
+        request = HTTPConnection(scope)
+        identity = self.recognise(request)
+        if identity is None:
+            identity = await anyio.to_thread.run_sync(self.identify, request)
         scope.setdefault("state", {})["identity"] = identity
         if identity.user is None and scope["path"] not in self.public:
             if scope["type"] == "websocket":
@@ -74,6 +77,25 @@ class AuthMiddleware:
             await _refusal(scope["path"], identity)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def recognise(self, request: HTTPConnection) -> Identity | None:
+        """Who sent ``request`` when lookups alone can tell: no credentials, a known API token,
+        a live session. Cheap enough to answer on the event loop (a hop to a worker thread
+        costs more than the lookup); None when it takes ``identify``, whose throttle, KDF and
+        writes must not block the loop."""
+        vouched = self.auth.caller(request.scope)  # e.g. API Gateway's IAM check, on Lambda
+        if vouched is not None:
+            return Identity(vouched)
+        header = request.headers.get("authorization")
+        if header is not None:
+            scheme, _, token = header.partition(" ")
+            known = scheme.lower() == "bearer" and self.auth.token_user(token.strip())
+            return Identity(known) if known else None
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if not session_id:
+            return Identity(None)
+        session = self.auth.live_session(session_id)
+        return _signed_in(request, session_id, session) if session is not None else None
 
     def identify(self, request: HTTPConnection) -> Identity:
         """Who sent ``request``; a websocket handshake counts as a GET."""
@@ -90,12 +112,7 @@ class AuthMiddleware:
         session = self.auth.session(session_id)
         if session is None:
             return Identity(None, "your session has ended: sign in again")
-        method = request.scope.get("method", "GET")
-        if method not in SAFE_METHODS and request.url.path not in PUBLIC_API:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
-                return Identity(None, f"missing or wrong {CSRF_HEADER} header (CSRF check)", 403)
-        return Identity(session.user, session_id=session_id, csrf_token=session.csrf_token)
+        return _signed_in(request, session_id, session)
 
     def _bearer(self, header: str, address: str) -> Identity:
         scheme, _, token = header.partition(" ")
@@ -108,6 +125,17 @@ class AuthMiddleware:
         if user is None:
             return Identity(None, "invalid or revoked token")
         return Identity(user)
+
+
+def _signed_in(request: HTTPConnection, session_id: str, session: Session) -> Identity:
+    """The identity of a request carrying a live session's cookie: its user, unless it changes
+    state without the session's CSRF token."""
+    method = request.scope.get("method", "GET")
+    if method not in SAFE_METHODS and request.url.path not in PUBLIC_API:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            return Identity(None, f"missing or wrong {CSRF_HEADER} header (CSRF check)", 403)
+    return Identity(session.user, session_id=session_id, csrf_token=session.csrf_token)
 
 
 def _refusal(path: str, identity: Identity) -> Response:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.clock import Clock, utcnow
@@ -60,8 +61,13 @@ def events_router(
 
     json_body: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
+    # A page read from a local catalog (SQLite: index-bounded, at most MAX_LIMIT rows) costs
+    # less than the hop to a worker thread and back, so it runs on the event loop; a catalog
+    # over the network (no ``local_reads``) is read from a worker thread.
+    local_reads = bool(getattr(catalog, "local_reads", False))
+
     @router.get("/events", response_model=None, responses=PAGE)
-    def events(
+    async def events(
         camera: str | None = None,
         start: Annotated[str | None, Query(description="inclusive instant, ISO 8601 with offset")] = None,
         end: Annotated[str | None, Query(description="exclusive instant, ISO 8601 with offset")] = None,
@@ -88,7 +94,7 @@ def events_router(
             )
         except BadCursor as exc:
             raise HTTPException(400, str(exc)) from None
-        page = catalog.query(query)
+        page = catalog.query(query) if local_reads else await run_in_threadpool(catalog.query, query)
         body = {"events": [event.to_json() for event in page.events], "next_cursor": page.next_cursor}
         # Serialized by pydantic-core in one call: FastAPI's generic path walks the 50 events
         # in Python and costs several times the catalog query (see docs/benchmarks.md).

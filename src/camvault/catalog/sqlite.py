@@ -71,6 +71,10 @@ _STOP = None
 class SQLiteCatalog:
     """The ``Catalog`` protocol on one SQLite file (or ``:memory:``)."""
 
+    # Reads are lookups in a local file, bounded by an index and a page limit: an async caller
+    # (the API's events route) may run them on its event loop instead of a worker thread.
+    local_reads = True
+
     def __init__(self, path: Path | str, *, incident_gap: timedelta = DEFAULT_GAP) -> None:
         self.path = Path(path)
         self._gap_ms = incident_gap // timedelta(milliseconds=1)

@@ -68,8 +68,9 @@ def format_instant(instant: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and ``Z``: ``2016-10-18T18:37:06.000Z``."""
     if instant.tzinfo is None:
         raise ValueError("instant must be timezone-aware")
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+    # isoformat is C code, ~2x faster than strftime: a page of events formats 100 instants
+    return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_instant(text: str) -> datetime:
