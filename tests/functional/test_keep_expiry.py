@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from camvault.catalog.sqlite import SQLiteCatalog
-from camvault.domain.keys import keep_marker_key, thumbnail_key
+from camvault.domain.keys import keep_marker_key, small_key, thumbnail_key
 from camvault.keep import set_keep
 from camvault.media.probe import MediaLimits
+from camvault.media.transcode import TranscodeSettings
 from camvault.processor.core import Processor, ProcessorSettings
+from camvault.processor.journal import Journal
+from camvault.processor.transcoder import Transcoder
 from camvault.store.s3 import S3Store
 from tests.support.media import make_clip
 from tests.support.seaweed import SeaweedServer, seaweed
@@ -139,3 +142,19 @@ def test_keep_of_an_event_whose_thumbnail_is_gone_still_untags_the_original(part
     set_keep(parts.store, parts.catalog, event.id, True)
 
     assert parts.tags(parts.key) == {}
+
+
+def test_a_small_version_made_later_is_tagged_like_its_original(parts: Parts, tmp_path: Path) -> None:
+    parts.upload()
+    assert parts.processor().process(parts.key).status == "cataloged"
+    journal = Journal(tmp_path / "transcode.db")
+    try:
+        made = Transcoder(parts.store, parts.catalog, journal, TranscodeSettings(width=160)).process(
+            parts.key
+        )
+        assert made.status == "transcoded"
+        assert parts.tags(small_key(parts.key)) == EXPIRES  # the lifecycle rule takes it with its original
+        set_keep(parts.store, parts.catalog, made.event.id if made.event else "", True)
+        assert parts.tags(small_key(parts.key)) == {}
+    finally:
+        journal.close()

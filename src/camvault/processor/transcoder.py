@@ -22,6 +22,7 @@ from pathlib import Path
 from camvault.catalog.base import Catalog
 from camvault.domain.keys import event_id_for_key, is_derived_key, small_key
 from camvault.domain.model import CatalogEvent
+from camvault.keep import settle_expiry
 from camvault.media.transcode import TranscodeError, TranscodeSettings, transcode
 from camvault.processor.core import Outcome, derived_metadata, local_copy
 from camvault.processor.journal import Journal
@@ -62,6 +63,7 @@ class Transcoder:
                 raise Unprocessable(str(exc)) from exc
             with result.path.open("rb") as data:
                 self._store.put(target, data, content_type="video/mp4", metadata=derived_metadata(key, info))
+        settle_expiry(self._store, key, [target])  # S3's lifecycle rule: expires with its original
         self._count(info.size, result.size, result.seconds)
         updated = self._name_small(event.id, target)
         if updated is None:  # retention deleted the entry meanwhile: do not bring it back
