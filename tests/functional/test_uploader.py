@@ -26,12 +26,13 @@ from camvault.gateway.spool import Arrival, Spool, SpoolLimits
 from camvault.gateway.uploader import Uploader, UploadPolicy
 from camvault.ingest import Ingestor, Stored
 from camvault.processor.journal import Journal
-from camvault.store.base import ObjectInfo, ObjectStore, PutResult, StoreError, read_all
+from camvault.store.base import ObjectStore, PutResult, StoreError, read_all
 from camvault.store.s3 import PART_SIZE, S3Store
 from tests.support.cli import init_data
 from tests.support.ftp import PASSWORDS, gateway_pipeline
 from tests.support.media import make_clip, make_jpeg
 from tests.support.seaweed import SeaweedServer, seaweed
+from tests.support.stores import PassThroughStore
 
 __all__ = ["seaweed"]
 
@@ -163,18 +164,14 @@ def test_a_file_the_store_can_never_take_stays_in_the_spool_as_failed(embedded: 
 # --- stores that misbehave ---------------------------------------------------------------------
 
 
-class Wrapped:
+class Wrapped(PassThroughStore):
     """A real store whose ``put`` the test can break: fail, or keep other bytes than sent."""
 
     def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.failures = 0
         self.corrupt = False
         self.puts = 0
-
-    @property
-    def bucket(self) -> str:
-        return self.inner.bucket
 
     def put(
         self,
@@ -193,27 +190,6 @@ class Wrapped:
         if self.corrupt:
             body = body[:-1] + bytes([body[-1] ^ 1])
         return self.inner.put(key, body, content_type=content_type, metadata=metadata, if_absent=if_absent)
-
-    def head(self, key: str) -> ObjectInfo:
-        return self.inner.head(key)
-
-    def open(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
-        return self.inner.open(key, start, length)
-
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def presign(self, key: str, expires_s: int) -> str | None:
-        return self.inner.presign(key, expires_s)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @dataclass

@@ -26,11 +26,12 @@ from camvault.gateway.spool import Arrival, Spool
 from camvault.gateway.uploader import Uploader, UploadPolicy, expected_etag
 from camvault.ingest import Ingestor
 from camvault.processor.journal import Journal
-from camvault.store.base import ObjectInfo, ObjectStore, PutResult, StoreError, read_all
+from camvault.store.base import ObjectStore, PutResult, StoreError, read_all
 from camvault.store.local import LocalStore
 from camvault.store.s3 import PART_SIZE, S3Store
 from tests.support.cli import init_data
 from tests.support.seaweed import PUT_ONLY_PREFIX, SeaweedServer, seaweed
+from tests.support.stores import PassThroughStore
 
 __all__ = ["seaweed"]
 
@@ -52,19 +53,15 @@ class GatewayDied(BaseException):
     """Stands for SIGKILL: nothing after it runs, not even the uploader's error handling."""
 
 
-class Gate:
+class Gate(PassThroughStore):
     """A real store in front of another: can die right after a put the store accepted, or
     answer as SSE-KMS does (an ETag that is no digest of the bytes), or keep other bytes."""
 
     def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.die_after_put: str | None = None
         self.opaque_etag = False
         self.corrupt = False
-
-    @property
-    def bucket(self) -> str:
-        return self.inner.bucket
 
     def put(
         self,
@@ -85,27 +82,6 @@ class Gate:
         if self.opaque_etag:
             return dataclasses.replace(result, etag="kms-" + (result.etag or ""), etag_is_digest=False)
         return result
-
-    def head(self, key: str) -> ObjectInfo:
-        return self.inner.head(key)
-
-    def open(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
-        return self.inner.open(key, start, length)
-
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def presign(self, key: str, expires_s: int) -> str | None:
-        return self.inner.presign(key, expires_s)
-
-    def local_path(self, key: str) -> Path | None:
-        return self.inner.local_path(key)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @dataclass
