@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camvault.config.checks import site_names
 from camvault.config.loader import Config, ConfigError
-from camvault.config.schema import site_names
 from camvault.store.url import parse_storage_url
 
 

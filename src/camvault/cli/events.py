@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from camvault.catalog.base import MAX_LIMIT, Catalog, EventQuery
 from camvault.cli.errors import CliError
+from camvault.config.checks import check_timezone
 from camvault.config.loader import Config
-from camvault.config.schema import check_timezone
 from camvault.domain.model import CatalogEvent, parse_instant
 from camvault.domain.timeline import day_bounds
 from camvault.factory import open_cameras, open_catalog
