@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from camvault import __version__
 from camvault.accounts.auth_base import Authenticator
+from camvault.api import API
 from camvault.api.auth import PUBLIC_API, AuthMiddleware, auth_router, is_authenticated
 from camvault.api.events import events_router
 from camvault.api.incidents import incident_routes
@@ -30,7 +31,6 @@ from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 from camvault.store.base import ObjectStore
 
-API = "/api/v1"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 ANY_HOST = ("*",)
 

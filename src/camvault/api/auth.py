@@ -22,8 +22,8 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from camvault.accounts.auth_base import Authenticator, Session, SignInUnavailable, Throttled
+from camvault.api import API
 
-API = "/api/v1"
 SESSION_COOKIE = "camvault_session"
 CSRF_COOKIE = "camvault_csrf"
 CSRF_HEADER = "x-csrf-token"

@@ -17,12 +17,12 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from camvault.api import API
 from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
 from camvault.clock import Clock, utcnow
 from camvault.domain.model import format_instant, parse_instant
 from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
 
-API = "/api/v1"
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PAGE: dict[int | str, dict[str, Any]] = {
     200: {

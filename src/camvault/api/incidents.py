@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from camvault.api.events import API, time_window
+from camvault.api import API
+from camvault.api.events import time_window
 from camvault.catalog.base import MAX_LIMIT, BadCursor, Catalog, IncidentQuery
 from camvault.clock import Clock, utcnow
 

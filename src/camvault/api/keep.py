@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from camvault.api.events import API
+from camvault.api import API
 from camvault.catalog.base import Catalog
 from camvault.keep import UnknownEvent, set_keep
 from camvault.store.base import ObjectStore

@@ -12,11 +12,11 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from camvault.api import API
 from camvault.catalog.base import Catalog
 from camvault.domain.model import CatalogEvent
 from camvault.store.base import ObjectNotFound, ObjectStore
 
-API = "/api/v1"
 PRESIGN_SECONDS = 300
 Variant = Literal["original", "small", "thumbnail"]
 RESPONSES: dict[int | str, dict[str, str]] = {

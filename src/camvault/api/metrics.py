@@ -12,10 +12,12 @@ from collections.abc import Callable
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
+from camvault.api import API
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def metrics_router(read: Callable[[], str] | None, *, prefix: str = "/api/v1") -> APIRouter:
+def metrics_router(read: Callable[[], str] | None, *, prefix: str = API) -> APIRouter:
     """The metrics route serving ``read()``; no route when ``read`` is None (nothing to report)."""
     router = APIRouter()
     if read is None:
