@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from camvault.api.app import create_app
 from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.config.loader import Config, load_config
-from camvault.factory import open_spool
+from camvault.factory_gateway import open_spool
 from camvault.gateway.metrics import Counters, exposition
 from camvault.gateway.spool import Arrival, Spool
 from tests.functional.test_serve import Served

@@ -21,7 +21,8 @@ import pytest
 from camvault.accounts.registry import CameraRegistry
 from camvault.catalog.base import EventQuery
 from camvault.config.loader import load_config
-from camvault.factory import Runtime, build_runtime, build_uploader, open_spool
+from camvault.factory import Runtime, build_runtime
+from camvault.factory_gateway import build_uploader, open_spool
 from camvault.gateway.spool import Arrival, Spool, SpoolLimits
 from camvault.gateway.uploader import Uploader, UploadPolicy
 from camvault.ingest import Ingestor, Stored

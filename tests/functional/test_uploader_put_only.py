@@ -21,7 +21,8 @@ import pytest
 
 from camvault.accounts.registry import CameraRegistry
 from camvault.config.loader import ConfigError, load_config
-from camvault.factory import build_runtime, build_uploader, open_spool
+from camvault.factory import build_runtime
+from camvault.factory_gateway import build_uploader, open_spool
 from camvault.gateway.spool import Arrival, Spool
 from camvault.gateway.uploader import Uploader, UploadPolicy, expected_etag
 from camvault.ingest import Ingestor

@@ -18,7 +18,8 @@ from camvault.cli.progress import Progress
 from camvault.config.loader import Config
 from camvault.domain.keys import event_id_for_key, is_derived_key
 from camvault.domain.model import CatalogEvent
-from camvault.factory import Runtime, build_runtime, open_spool, storage_location
+from camvault.factory import Runtime, build_runtime, storage_location
+from camvault.factory_gateway import open_spool
 from camvault.gateway.metrics import figures
 from camvault.ingest import IngestError, Stored
 from camvault.processor.core import Outcome

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from camvault.config.loader import Config
-from camvault.factory import Runtime, build_gateway, build_runtime, build_uploader, open_spool
+from camvault.factory import Runtime, build_runtime
+from camvault.factory_gateway import build_gateway, build_uploader, open_spool
 from camvault.gateway.server import Gateway
 
 

@@ -20,10 +20,10 @@ from camvault.factory import (
     open_auth,
     open_cameras,
     open_catalog,
-    open_spool,
     open_store,
     storage_location,
 )
+from camvault.factory_gateway import open_spool
 from camvault.gateway.metrics import exposition
 from camvault.processor.journal import Journal
 
