@@ -17,7 +17,7 @@ from camvault.accounts.registry import CameraOptions, CameraRegistry, UnknownCam
 from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 from camvault.config.loader import Config, ConfigError
-from camvault.ingest import Ingestor
+from camvault.ingest import Ingestor, processed_elsewhere
 from camvault.media.probe import MediaLimits
 from camvault.media.transcode import TranscodeSettings, parse_bitrate
 from camvault.notify.channel import Channel, Notifier, Sink
@@ -171,7 +171,9 @@ def build_runtime(
 ) -> Runtime:
     """Build store, catalog, registry, journal, processor, workers and ingestor from settings;
     with ``notifications``, also the MQTT and webhook senders (started). ``presence``: this process
-    speaks for camvault's MQTT online/offline status (``serve``, ``process``; not ``ingest``)."""
+    speaks for camvault's MQTT online/offline status (``serve``, ``process``; not ``ingest``).
+    With ``[processor] local = false`` stored keys are not journaled here: the store notifies a
+    processor elsewhere, and the workers built here are never started."""
     settings = config.settings
     relay = NotifyRelay()
     store = open_store(config, relay, clock=clock)
@@ -187,7 +189,9 @@ def build_runtime(
         threads=settings.processor.workers,
         retry=RetryPolicy(settings.processor.max_attempts, settings.processor.retry_seconds),
     )
-    relay.target = workers.notify
+    local = settings.processor.local  # false: the store notifies a processor elsewhere
+    if local:
+        relay.target = workers.notify
     ingestor = Ingestor(
         store,
         cameras,
@@ -195,6 +199,7 @@ def build_runtime(
         prefix=storage_location(config).prefix,
         key_zone=ZoneInfo(settings.storage.key_timezone),
         clock=clock,
+        to_process=journal.add if local else processed_elsewhere,
     )
     transcode_journal = Journal(config.resolve(settings.transcode.journal), clock=clock)
     transcodes = Workers(

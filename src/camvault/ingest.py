@@ -3,7 +3,7 @@
 The gateway and ``camvault ingest`` share this path: check the camera, read the capture time
 from the file's name in the camera's zone (else the arrival instant), build the object key,
 and store the file with its metadata (camera, capture-time, received-time, source-path,
-sha256), then journal the key for processing. An object is never overwritten: the same file
+sha256), then hand the key on for processing. An object is never overwritten: the same file
 (camera, name and bytes) is recognised (idempotent, even when the name carries no time stamp
 and the arrival hour differs), different bytes under a taken name get an alternative name
 (``…~2.mp4``), so two clips in the same second both survive.
@@ -14,12 +14,17 @@ or, for a caller whose credential may only put (the gateway with ``store_access 
 write with which sha256. A 412 on a key noted with this file's sha256 is an earlier attempt's
 object (a crash between the put and its bookkeeping); on any other key it is another file's.
 The journal remembers a file only after the caller verified it.
+
+What "hand the key on for processing" means is given, not decided here: by default the key is
+journaled for a processor on this machine; where the store itself notifies a processor
+elsewhere (``[processor] local = false``: the AWS stack's bucket → queue → Lambda) the factory
+passes ``processed_elsewhere`` and nothing waits locally.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -51,6 +56,14 @@ from camvault.processor.journal import Journal
 from camvault.store.base import ObjectExists, ObjectNotFound, ObjectStore, PutResult
 
 MAX_ALTERNATIVES = 100
+
+ToProcess = Callable[[Iterable[str]], None]
+"""What becomes of stored keys so that they get processed (e.g. ``Journal.add``)."""
+
+
+def processed_elsewhere(keys: Iterable[str]) -> None:
+    """Nothing to do here: the store's own notifications reach the processor (``[processor]
+    local = false``), so a key journaled on this machine would wait forever."""
 
 
 class IngestError(Exception):
@@ -121,10 +134,14 @@ class Ingestor:
         prefix: str,
         key_zone: ZoneInfo,
         clock: Clock,
+        to_process: ToProcess | None = None,
     ) -> None:
+        """``journal`` remembers where each file went; ``to_process`` receives every stored key
+        (default: ``journal.add``, for a processor on this machine)."""
         self._store = store
         self._cameras = cameras
         self._journal = journal
+        self._to_process = to_process or journal.add
         self._prefix = prefix
         self._key_zone = key_zone
         self._clock = clock
@@ -141,14 +158,14 @@ class Ingestor:
     ) -> Stored:
         """Store the file at ``path`` as uploaded by ``camera`` (``source_path``: the camera's own
         path for it, which may carry the capture time in its folders and then names the file;
-        ``received``: when the upload completed, default now), and journal its key for
+        ``received``: when the upload completed, default now), and hand its key on for
         processing. Returns once the object is durable in the store. With ``intents`` the store
-        is never read; ``verify`` runs before the key is journaled."""
+        is never read; ``verify`` runs before the file is remembered and its key handed on."""
         stored = self._store_file(path, camera, source_path, received or self._clock(), intents)
         if verify is not None:
             verify(stored)
         self._journal.remember_upload(stored.camera, stored.name, stored.sha256, stored.key)
-        self._journal.add([stored.key])
+        self._to_process([stored.key])
         return stored
 
     def capture_instant(self, camera: str, source_path: str, received: datetime) -> datetime:

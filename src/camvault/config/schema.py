@@ -161,6 +161,12 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class ProcessorSettings:
+    local: bool = setting(
+        True,
+        "Process uploads on this machine (`camvault serve`, `camvault process`). false when the store "
+        "notifies a processor elsewhere (the AWS stack's Lambda): the gateway then only uploads, and "
+        "`serve` and `process` refuse to start.",
+    )
     workers: int = setting(2, "Processor threads in the embedded mode.", at_least(1))
     journal: str = setting(
         "processor.db",
