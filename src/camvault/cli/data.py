@@ -23,6 +23,7 @@ from camvault.factory_gateway import open_spool
 from camvault.gateway.metrics import figures
 from camvault.ingest import IngestError, Stored
 from camvault.processor.core import Outcome
+from camvault.processor.journal import JournalStats
 from camvault.store.base import ObjectNotFound
 
 WAIT_FOR_OTHER_PROCESS_S = 120.0
@@ -75,8 +76,11 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
 
 
 def _ingest_one(runtime: Runtime, path: Path, camera: str) -> str:
-    """Store, then catalog (here, or by another process that holds the key); the report line."""
+    """Store, then catalog (here, or by another process that holds the key); the report line.
+    With ``[processor] local = false`` the processor the store notifies catalogs it elsewhere."""
     stored = runtime.ingestor.ingest(path, camera)
+    if not runtime.config.settings.processor.local:
+        return f"{_stored_as(path, stored)}; cataloged where the store's notifications go"
     outcome = next(iter(runtime.workers.drain([stored.key])), None)
     if outcome is None:
         return _report(path, stored, _wait_for_event(runtime, stored.key))
@@ -88,9 +92,12 @@ def _ingest_one(runtime: Runtime, path: Path, camera: str) -> str:
     return _report(path, stored, outcome.event)
 
 
+def _stored_as(path: Path, stored: Stored) -> str:
+    return f"{path}: {'stored' if stored.created else 'already stored'} as {stored.key}"
+
+
 def _report(path: Path, stored: Stored, event: CatalogEvent) -> str:
-    state = "stored" if stored.created else "already stored"
-    line = f"{path}: {state} as {stored.key}; event {event.id}"
+    line = f"{_stored_as(path, stored)}; event {event.id}"
     if not event.playable:
         line += f" (NOT PLAYABLE: {event.problem})"
     if note := event.extra.get("capture_note"):
@@ -192,13 +199,15 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     finally:
         runtime.close()
     oldest = stats.oldest_pending
+    oldest_age_s = round((datetime.now(UTC) - oldest).total_seconds(), 1) if oldest else None
     report = {
         "events": sum(c.event_count for c in cameras),
         "cameras": len(set(registered) | {c.camera for c in cameras}),
         "cameras_registered": len(registered),
+        "processor_local": config.settings.processor.local,
         "processor_pending": stats.pending,
         "processor_failed": stats.failed,
-        "oldest_pending_age_s": round((datetime.now(UTC) - oldest).total_seconds(), 1) if oldest else None,
+        "oldest_pending_age_s": oldest_age_s,
         "last_error": stats.last_error,
         "counters": stats.counters,
         "failed_keys": [{"key": key, "error": error} for key, error in failed],
@@ -210,8 +219,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"catalog:    {report['events']} events; {len(registered)} cameras registered")
-    waiting = f", oldest waiting {report['oldest_pending_age_s']} s" if oldest else ""
-    print(f"processor:  {stats.pending} waiting, {stats.failed} failed{waiting}")
+    print(f"processor:  {_processor_line(config, stats, oldest_age_s)}")
     if stats.last_error:
         print(f"last error: {stats.last_error}")
     for key, error in failed:
@@ -220,6 +228,20 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     configured = {"mqtt": bool(config.settings.mqtt.url), "webhook": bool(config.settings.webhooks.url)}
     print_costs(transcode, notifications, configured)
     return 0
+
+
+def _processor_line(config: Config, stats: JournalStats, oldest_age_s: float | None) -> str:
+    """The processor's backlog here, or where processing happens when it is not here."""
+    waiting = f", oldest waiting {oldest_age_s} s" if oldest_age_s is not None else ""
+    backlog = f"{stats.pending} waiting, {stats.failed} failed{waiting}"
+    if config.settings.processor.local:
+        return backlog
+    elsewhere = "elsewhere ([processor] local = false): the store notifies the processor"
+    if stats.pending or stats.failed:
+        return (
+            f"{elsewhere}; left here from before: {backlog} (process them with CAMVAULT_PROCESSOR_LOCAL=true)"
+        )
+    return f"{elsewhere}; nothing waits here"
 
 
 def _gateway_status(config: Config) -> tuple[dict[str, Any], list[str]]:

@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from camvault.cli.errors import CliError
 from camvault.cli.gateway import describe, running_gateway
 from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
@@ -102,6 +103,20 @@ def metrics_source(config: Config, journal: Journal | None) -> Iterator[Callable
         spool.close()
 
 
+ELSEWHERE = (
+    "[processor] local = false says uploads are processed where the store's notifications go "
+    "(e.g. the AWS stack's Lambda)"
+)
+LOCAL = "set [processor] local = true (or CAMVAULT_PROCESSOR_LOCAL=true)"
+
+
+def require_local_processor(config: Config, refusal: str) -> None:
+    """Refuse a verb that runs the processor here when ``[processor] local = false``: keys
+    would never reach this machine's journal."""
+    if not config.settings.processor.local:
+        raise CliError(refusal)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -125,6 +140,11 @@ def _serve_api(host: str, port: int, app: Any) -> None:
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from camvault.api.app import create_app
 
+    require_local_processor(
+        config,
+        f"camvault serve runs the processor on this machine, but {ELSEWHERE}; run `camvault gateway` "
+        f"here instead (and `camvault api` where the catalog is), or {LOCAL}",
+    )
     host, port = checked_listen(config)
     with ExitStack() as stack:
         runtime = build_runtime(config, notifications=True)
@@ -159,6 +179,10 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_process(args: argparse.Namespace, config: Config) -> int:
+    require_local_processor(
+        config,
+        f"camvault process has nothing to do here: {ELSEWHERE}; to process them on this machine, {LOCAL}",
+    )
     runtime = build_runtime(config, notifications=True)
     try:
         if args.retry_failed:
