@@ -127,9 +127,12 @@ def gateway_store(credentials: Path, moto_server: MotoServer, bucket: str) -> S3
         for line in credentials.read_text().splitlines()
         if line and not line.startswith("#")
     )
-    # The file is the gateway's settings for the store: valid as they are, and put-only.
+    # The file is the gateway's settings for the store: valid as they are, put-only, and the
+    # bucket notifies the stack's processor, so nothing is journaled for one on the gateway.
     gateway = load_config(None, values, credentials.parent, require_file=False).settings
     assert (gateway.storage.url, gateway.gateway.store_access) == (f"s3://{bucket}/{PREFIX}", "put-only")
+    assert values["CAMVAULT_PROCESSOR_LOCAL"] == "false"
+    assert gateway.processor.local is False
     client = make_s3_client(
         endpoint_url=moto_server.endpoint_url,
         region=values["CAMVAULT_STORAGE_REGION"],

@@ -302,6 +302,7 @@ class Deployer:
             f"CAMVAULT_STORAGE_REGION={self.clients.s3.meta.region_name}",
             "CAMVAULT_STORAGE_CHECKSUM=when_supported",
             "CAMVAULT_GATEWAY_STORE_ACCESS=put-only",  # the credential cannot read uploads back
+            "CAMVAULT_PROCESSOR_LOCAL=false",  # the bucket notifies the stack's processor, not this machine
         ]
         _write_private(path, "\n".join(lines) + "\n")
         self._say(f"site {site}: new access key {key['AccessKeyId']}, credentials in {path} (keep it secret)")
