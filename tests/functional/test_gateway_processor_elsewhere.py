@@ -237,8 +237,7 @@ def test_status_names_keys_left_from_when_processing_was_local(tmp_path: Path) -
     text = status(site)
     line = next(line for line in text.lines() if line.startswith("processor:"))
     assert "elsewhere ([processor] local = false)" in line
-    assert "left here from before: 2 waiting, 0 failed" in line
-    assert "CAMVAULT_PROCESSOR_LOCAL=true" in line
+    assert "; left here from when processing was local: 2 waiting, 0 failed, oldest waiting " in line
 
 
 def status(site: Site, *flags: str) -> Run:

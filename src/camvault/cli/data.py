@@ -238,9 +238,7 @@ def _processor_line(config: Config, stats: JournalStats, oldest_age_s: float | N
         return backlog
     elsewhere = "elsewhere ([processor] local = false): the store notifies the processor"
     if stats.pending or stats.failed:
-        return (
-            f"{elsewhere}; left here from before: {backlog} (process them with CAMVAULT_PROCESSOR_LOCAL=true)"
-        )
+        return f"{elsewhere}; left here from when processing was local: {backlog}"
     return f"{elsewhere}; nothing waits here"
 
 
