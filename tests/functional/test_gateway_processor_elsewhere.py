@@ -208,6 +208,10 @@ def test_a_gateway_journals_uploads_only_for_a_local_processor(
         assert upload(site.port, SNAPSHOT, snapshot).startswith("226")
         wait_until_sent(site, log)
     assert site.stored() == snapshot
+    said = (
+        "elsewhere, by the processor the store notifies" if not local else "by the processor on this machine"
+    )
+    assert f"  catalog:  {said}" in log.read_text()
     assert cataloged(site) == []  # nothing processes here while only the gateway runs
     assert journaled(site) == ([site.key] if local else [])
 

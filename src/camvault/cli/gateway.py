@@ -76,6 +76,13 @@ def describe(config: Config, gateway: Gateway) -> str:
     return f"ftp://{host}:{port}  passive ports {settings.passive_ports}, {tls}"
 
 
+def cataloged_by(config: Config) -> str:
+    """Who catalogs what the gateway uploads (``[processor] local``)."""
+    if config.settings.processor.local:
+        return "by the processor on this machine (`camvault process`, or `camvault serve`)"
+    return "elsewhere, by the processor the store notifies ([processor] local = false)"
+
+
 def cmd_gateway(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     runtime = build_runtime(config)
@@ -85,6 +92,7 @@ def cmd_gateway(args: argparse.Namespace, config: Config) -> int:
                 signal.signal(signum, lambda *_: stop.set())
             print(f"camvault gateway: {describe(config, gateway)}", flush=True)
             print(f"  objects:  {config.settings.storage.url}", flush=True)
+            print(f"  catalog:  {cataloged_by(config)}", flush=True)
             print("  Ctrl+C stops it; uploads still in the spool are sent on the next start", flush=True)
             stop.wait()
     finally:
