@@ -19,13 +19,20 @@ long as it takes (a store away for a day is retried for a day); a file the store
 take (not a clip, a removed camera) stays in the spool as failed, shown by ``camvault status``.
 An upload interrupted by a crash is simply done again: the dedupe and the if-absent put make
 the second attempt find the first one's object instead of writing another.
+
+The worker threads run at a lower CPU priority than the FTP connections (``nice``, Linux sets
+it per thread): on a busy machine the cameras' uploads, whose ``226`` they wait for, get the
+CPU first and the spool drains right after. A lower priority never stops the uploader: the
+scheduler still gives it a share of the CPU under continuous load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +64,8 @@ class UploadPolicy:
     poll_s: float = 1.0
     put_only: bool = False
     """The store credential may only put: never HEAD or GET (``[gateway] store_access``)."""
+    nice: int = 10
+    """How much lower than the rest of the process the worker threads' CPU priority is (0: same)."""
 
 
 def verify(store: ObjectStore, stored: Stored, path: Path, *, can_read: bool = True) -> None:
@@ -245,6 +254,7 @@ class Uploader:
         self._threads.clear()
 
     def _loop(self) -> None:
+        lower_priority(self._policy.nice)
         while not self._stopping:
             try:
                 busy = self.run_one()
@@ -255,3 +265,15 @@ class Uploader:
                 with self._wake:
                     if not self._stopping:
                         self._wake.wait(self._policy.poll_s)
+
+
+def lower_priority(by: int) -> None:
+    """Lower the calling thread's CPU priority by ``by`` nice steps (at most to 19). Linux only:
+    elsewhere the priority belongs to the whole process, and the FTP server must keep its own."""
+    if by <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + by, 19))
+    except OSError as exc:  # a sandbox that forbids it: run at the same priority
+        log.warning("the uploader keeps its CPU priority: %s", exc)
