@@ -141,6 +141,34 @@ def test_refusal_names_the_spool_cap(tmp_path: Path) -> None:
         spool.close()
 
 
+def test_the_spool_cap_counts_what_waits_across_a_restart_and_frees_what_was_stored(
+    tmp_path: Path,
+) -> None:
+    limits = SpoolLimits(max_bytes=3 << 20)
+    spool = Spool.open(tmp_path / "spool", limits=limits)
+    try:
+        for name in ("a.mp4", "b.mp4"):
+            spool.commit(*upload(spool, name, b"x" * (1 << 20)))
+        spool.commit(*upload(spool, "a.mp4", b"x" * (1 << 20)))  # the same arrival again: once
+        assert spool.outbox.waiting_bytes() == 2 << 20
+    finally:
+        spool.close()
+    spool = Spool.open(tmp_path / "spool", limits=limits)  # a restart sums what still waits
+    try:
+        assert spool.outbox.waiting_bytes() == 2 << 20
+        spool.commit(*upload(spool, "c.mp4", b"x" * (1 << 20)))
+        assert "spool full" in (spool.refusal() or "")
+        first = spool.outbox.uploads()[0]
+        spool.outbox.stored(first.id, "porch/a.mp4")
+        spool.outbox.stored(first.id, "porch/a.mp4")  # told twice: freed once
+        assert spool.outbox.waiting_bytes() == 2 << 20
+        assert spool.refusal() is None
+        spool.release(first)
+        assert spool.outbox.waiting_bytes() == 2 << 20
+    finally:
+        spool.close()
+
+
 def test_refusal_names_the_free_disk_floor(tmp_path: Path) -> None:
     floor = 1 << 60  # more than any disk has
     spool = Spool.open(tmp_path / "spool", limits=SpoolLimits(min_free_bytes=floor))

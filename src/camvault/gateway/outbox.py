@@ -96,6 +96,7 @@ def _upload(row: tuple[str, str, str, int, int, str, int, str | None]) -> Upload
     )
 
 
+_WAITING = "SELECT COALESCE(SUM(size), 0) FROM arrivals WHERE stored_key IS NULL"
 _SELECT = "SELECT id, camera, source_path, received_ms, size, home, home_inode, stored_key FROM arrivals"
 
 
@@ -112,6 +113,9 @@ class Outbox:
             self._db.close()
             raise
         self._queue = WorkQueue(self._db, self._lock, clock=clock, rng=rng)
+        self._waiting = int(self._db.execute(_WAITING).fetchone()[0])
+        """Bytes not in the store yet, kept up to date by ``record_many`` and ``stored``: the spool
+        cap is checked before every upload, and summing a deep outbox each time would not scale."""
 
     def record(self, upload: Upload, order: datetime) -> bool:
         """Durably record ``upload`` (queued in ``order``, its capture instant). False when it
@@ -120,8 +124,11 @@ class Outbox:
 
     def record_many(self, uploads: Sequence[tuple[Upload, datetime]]) -> list[bool]:
         """``record`` for several uploads in one transaction (one fsync): all or none."""
-        with self._lock, transaction(self._db):
-            return [self._insert(upload, order) for upload, order in uploads]
+        with self._lock:
+            with transaction(self._db):
+                inserted = [self._insert(upload, order) for upload, order in uploads]
+            self._waiting += sum(up.size for (up, _), new in zip(uploads, inserted, strict=True) if new)
+        return inserted
 
     def _insert(self, upload: Upload, order: datetime) -> bool:
         inserted = self._db.execute(
@@ -155,11 +162,17 @@ class Outbox:
     def stored(self, ident: str, key: str) -> None:
         """The store holds the upload, verified, at ``key``."""
         now = self._queue.now_ms()
-        with self._lock, transaction(self._db):
-            self._db.execute("UPDATE arrivals SET stored_key = ? WHERE id = ?", (key, ident))
-            self._queue.done_in(self._db, ident, "uploaded")
-            self._db.execute("INSERT INTO recent_uploads (done_ms) VALUES (?)", (now,))
-            self._db.execute("DELETE FROM recent_uploads WHERE done_ms < ?", (now - RATE_WINDOW_S * 1000,))
+        horizon = now - RATE_WINDOW_S * 1000
+        with self._lock:
+            with transaction(self._db):
+                row = self._db.execute(
+                    "SELECT size FROM arrivals WHERE id = ? AND stored_key IS NULL", (ident,)
+                ).fetchone()
+                self._db.execute("UPDATE arrivals SET stored_key = ? WHERE id = ?", (key, ident))
+                self._queue.done_in(self._db, ident, "uploaded")
+                self._db.execute("INSERT INTO recent_uploads (done_ms) VALUES (?)", (now,))
+                self._db.execute("DELETE FROM recent_uploads WHERE done_ms < ?", (horizon,))
+            self._waiting -= row[0] if row else 0
 
     def forget(self, ident: str) -> None:
         """The spool copy and home name of a stored upload are gone."""
@@ -230,11 +243,7 @@ class Outbox:
     def waiting_bytes(self) -> int:
         """Bytes of the uploads the store does not have yet (asked before every upload)."""
         with self._lock:
-            return int(
-                self._db.execute(
-                    "SELECT COALESCE(SUM(size), 0) FROM arrivals WHERE stored_key IS NULL"
-                ).fetchone()[0]
-            )
+            return self._waiting
 
     def stats(self) -> OutboxStats:
         queue = self._queue.stats()
