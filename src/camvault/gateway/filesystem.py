@@ -77,7 +77,9 @@ class ConfinedFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib is untyped
             current = current / part
             if current.is_symlink():
                 return False
-        return bool(super().validpath(path))
+        # Below the root by its name, and no part below the root is a link: the file is inside
+        # the root, which is all pyftpdlib's check (resolving the root and the path) would find.
+        return True
 
     def open(self, filename: str, mode: str) -> IO[Any]:
         if not self.validpath(filename):

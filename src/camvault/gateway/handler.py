@@ -214,7 +214,7 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
         return converted, classify(self._relative(str(converted)))
 
     def _commit(self, path: Path, upload: UploadName) -> str | None:
-        camera = self.context.camera_name(self.username)
+        camera = self._camera()
         arrival = Arrival(camera=camera, source_path=upload.source_path, received=self.context.clock())
         try:
             self.context.spool.commit(path, arrival)
@@ -223,6 +223,14 @@ class GatewayHandler(FTPHandler):  # type: ignore[misc]  # pyftpdlib is untyped
             return "451 Not stored: the gateway could not keep the file; send it again."  # details logged
         log.info("received %s from %s", upload.source_path, camera)
         return None
+
+    def _camera(self) -> str:
+        """The registered name of the camera logged in on this session, looked up once."""
+        known: tuple[str, str] | None = getattr(self, "_camera_of_user", None)
+        if known is None or known[0] != self.username:
+            known = (self.username, self.context.camera_name(self.username))
+            self._camera_of_user = known
+        return known[1]
 
     def _upload_name(self, file: str) -> UploadName:
         return classify(self._relative(file))

@@ -196,7 +196,7 @@ class Spool:
     def _commit(self, file: Path, arrival: Arrival) -> None:
         if arrival.received.tzinfo is None:
             raise SpoolError("the arrival instant must be timezone-aware")
-        home = file.resolve().relative_to(self.homes.resolve())
+        home = self._home_name(file)
         facts = _fsync_file(file)
         upload = Upload(
             id=upload_id(arrival),
@@ -212,6 +212,17 @@ class Spool:
             raise error
         if self.on_commit is not None:
             self.on_commit()
+
+    def _home_name(self, file: Path) -> Path:
+        """``file``'s path under ``homes``: read from the path the FTP server gives (absolute,
+        normalised, no links: no file system calls), else from the resolved path."""
+        try:
+            relative = file.relative_to(self.homes)
+        except ValueError:
+            relative = None
+        if relative is None or ".." in relative.parts:
+            relative = file.resolve().relative_to(self.homes.resolve())
+        return relative
 
     def _commit_batch(self, batch: Sequence[_Pending]) -> list[Exception | None]:
         """The durable part of a commit, shared by uploads finishing together: each folder
