@@ -237,6 +237,18 @@ def test_restart_finishes_the_cleanup_of_a_stored_upload(spool: Spool) -> None:
     assert spool.outbox.uploads() == []
 
 
+def test_commits_after_a_cleanup_are_still_fsynced(spool: Spool) -> None:
+    """Forgetting a stored upload skips its own fsync; the commits behind a 226 never do."""
+    for name in ("a.jpg", "b.jpg"):
+        path, arrival = upload(spool, name)
+        spool.commit(path, arrival)
+        (queued,) = spool.outbox.uploads()
+        spool.outbox.stored(queued.id, f"porch/{name}")
+        spool.release(queued)
+        assert spool.outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert spool.outbox.uploads() == []
+
+
 def test_restart_sets_a_spool_file_without_outbox_row_aside(spool: Spool) -> None:
     stray = spool.queue / "0123456789abcdef"
     stray.write_bytes(b"unknown")
