@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -36,7 +35,8 @@ from urllib.parse import urlencode
 
 from bench.catalog_build import cached_catalog
 
-from camvault.catalog.base import EventQuery, Position, encode_cursor
+from camvault.api.events import page_body
+from camvault.catalog.base import EventQuery, Position, encode_cursor, page_reader
 from camvault.catalog.sqlite import SQLiteCatalog
 
 EVENTS = 1_000_000
@@ -96,9 +96,10 @@ def in_process(catalog_path: Path, cursor: str, runs: int) -> list[Timing]:
 
 
 def _page_json(catalog: SQLiteCatalog, query: EventQuery) -> str:
-    page = catalog.query(query)
-    assert len(page.events) == 50
-    return json.dumps({"events": [e.to_json() for e in page.events], "next_cursor": page.next_cursor})
+    """What ``GET /api/v1/events`` does for one page, without HTTP: the query and the body."""
+    body = page_body(page_reader(catalog)(query))
+    assert body.count('"capture_time"') == 50
+    return body
 
 
 def _repeat(work: Callable[[], object], runs: int) -> tuple[list[float], float]:

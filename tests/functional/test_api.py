@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from camvault.accounts.auth_base import Authenticator
 from camvault.api.app import create_app
-from camvault.catalog.base import EventPage, EventQuery
+from camvault.catalog.base import EventPage, EventQuery, JSONPage
 from camvault.catalog.sqlite import SQLiteCatalog
 from tests.support.api import ADMIN, LOCAL, authenticator, event
 
@@ -142,12 +142,19 @@ class RecordingCatalog:
         self.on_loop: list[bool] = []
 
     def query(self, query: EventQuery) -> EventPage:
+        self._record()
+        return self.inner.query(query)
+
+    def query_json(self, query: EventQuery) -> JSONPage:
+        self._record()
+        return self.inner.query_json(query)
+
+    def _record(self) -> None:
         try:
             asyncio.get_running_loop()
             self.on_loop.append(True)
         except RuntimeError:
             self.on_loop.append(False)
-        return self.inner.query(query)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
