@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from uvicorn.config import STARTUP_FAILURE
 
+from camvault.api.serving import worker_app
 from camvault.config.loader import ConfigError, load_config
 from tests.support.cli import camvault, camvault_process, init_data, set_key
 
@@ -253,3 +256,31 @@ def test_the_api_verb_refuses_a_bad_worker_count_before_starting(config: Path) -
     assert run.err.count("\n") == 1, run.err
     assert "CAMVAULT_API_WORKERS" in run.err or "[api] workers" in run.err, run.err
     assert "from 1 to 64" in run.err, run.err
+
+
+def test_a_worker_app_closes_its_connections_when_it_shuts_down(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAMVAULT_CONFIG", str(config))  # as the supervisor passes it on
+    app = worker_app()
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:  # runs the lifespan
+        answer = client.post("/api/v1/login", json={"username": "alice", "password": PASSWORD})
+        assert answer.status_code == 200
+        assert list(config.parent.glob("accounts.db-wal"))  # the worker's connection is open
+    # closed at shutdown: SQLite removes a WAL file when its last connection closes (and the
+    # leak check of this test finds any descriptor left open)
+    assert not list(config.parent.glob("*.db-wal"))
+
+
+def test_a_worker_that_cannot_start_says_why_and_exits_as_a_startup_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "camvault.toml"
+    broken.write_text('[api]\nlisten = "127.0.0.1:8080"\nworkes = 2\n', encoding="utf-8")
+    monkeypatch.setenv("CAMVAULT_CONFIG", str(broken))
+    with pytest.raises(SystemExit) as stopped:
+        worker_app()
+    assert stopped.value.code == STARTUP_FAILURE  # the supervisor stops instead of restarting it
+    error = capsys.readouterr().err
+    assert error.startswith(f"camvault: error: API worker {os.getpid()} could not start: ")
+    assert "workes" in error and error.count("\n") == 1
