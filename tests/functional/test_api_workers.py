@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from uvicorn.config import STARTUP_FAILURE
 
-from camvault.api.serving import worker_app
+from camvault.cli.serving import worker_app
 from camvault.config.loader import ConfigError, load_config
 from tests.support.cli import camvault, camvault_process, init_data, set_key
 

@@ -9,7 +9,9 @@ import threading
 from contextlib import ExitStack
 from typing import Any
 
-from camvault.api.serving import (
+from camvault.cli.gateway import describe, running_gateway
+from camvault.cli.retention import start_schedule
+from camvault.cli.serving import (
     allowed_hosts,
     is_loopback,
     metrics_source,
@@ -17,8 +19,6 @@ from camvault.api.serving import (
     serve_workers,
     split_listen,
 )
-from camvault.cli.gateway import describe, running_gateway
-from camvault.cli.retention import start_schedule
 from camvault.config.loader import Config, ConfigError
 from camvault.factory import (
     build_runtime,

@@ -1,4 +1,4 @@
-"""How the API is served on a machine: its listening address, the host names it answers to,
+"""How ``serve`` and ``api`` serve HTTP on a machine: the listening address, the host names it answers,
 its metrics, the app ``camvault api`` serves, and running it in worker processes
 (``[api] workers``). Imports nothing of the FTP gateway: a worker process serves HTTP only.
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from camvault.processor.journal import Journal
 
-WORKER_APP = "camvault.api.serving:worker_app"
+WORKER_APP = "camvault.cli.serving:worker_app"
 """The import string of the app factory each worker process calls."""
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
