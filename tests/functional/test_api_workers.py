@@ -246,7 +246,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(api: Api) -> None:
 def test_a_bad_worker_count_is_refused_with_the_fix(value: str, config: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         load_config(str(config), {"CAMVAULT_API_WORKERS": value}, config.parent)
-    assert "workers" in str(refused.value)
+    assert "[api] workers" in str(refused.value) and "whole number" in str(refused.value)
 
 
 def test_the_api_verb_refuses_a_bad_worker_count_before_starting(config: Path) -> None:
