@@ -13,17 +13,14 @@ from camvault.domain.model import DURATION_DIGITS
 
 
 def _instant(column: str) -> str:
-    """``format_instant`` of the epoch milliseconds in ``column``: ``2016-10-18T18:37:06.000Z``
-    (whole seconds rounded down, so instants before 1970 print like Python's)."""
-    millis = f"(({column} % 1000 + 1000) % 1000)"
-    return (
-        f"strftime('%Y-%m-%dT%H:%M:%S', ({column} - {millis}) / 1000, 'unixepoch') "
-        f"|| printf('.%03dZ', {millis})"
-    )
+    """``format_instant`` of the epoch milliseconds in ``column``: ``2016-10-18T18:37:06.000Z``.
+    (``unixepoch`` turns the seconds into whole milliseconds, rounding, so ``%f`` is exact.)"""
+    return f"strftime('%Y-%m-%dT%H:%M:%fZ', {column} / 1000.0, 'unixepoch')"
 
 
 def _flag(column: str) -> str:
-    return f"json(iif({column}, 'true', 'false'))"
+    # json('true') is a constant: SQLite computes it once per statement, not per row
+    return f"CASE WHEN {column} THEN json('true') ELSE json('false') END"
 
 
 _MEDIA = (
