@@ -118,7 +118,7 @@ def _repeat(work: Callable[[], object], runs: int) -> tuple[list[float], float]:
 class Server:
     """``camvault api`` on a free loopback port, with a fresh config over the cached catalog."""
 
-    def __init__(self, catalog_path: Path, folder: Path) -> None:
+    def __init__(self, catalog_path: Path, folder: Path, workers: int = 1) -> None:
         self.config = folder / "camvault.toml"
         init = _camvault("init", str(folder))
         self.admin_secret = init.split("keep it safe): ", 1)[1].split()[0]
@@ -129,6 +129,7 @@ class Server:
             **os.environ,
             "CAMVAULT_CATALOG_URL": f"sqlite:///{catalog_path.resolve()}",
             "CAMVAULT_API_LISTEN": f"127.0.0.1:{self.port}",
+            "CAMVAULT_API_WORKERS": str(workers),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "camvault", "api", "--config", str(self.config)],
@@ -150,9 +151,9 @@ class Server:
         raise RuntimeError("camvault api did not start")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (user + system)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the server has used so far (user + system), its worker processes included
+        (those still running: measure between two reads while they all run)."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -253,12 +254,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's supervisor spawns a resource tracker and workers)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        waiting.extend(int(child) for child in children.read_text().split())
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/api", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=EVENTS, help="catalog size (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=2000, help="in-process repetitions per page")
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP load per page, in seconds")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of `camvault api` ([api] workers)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="skip the chromium first-render step")
     parser.add_argument(
         "--cache",
@@ -268,14 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     folder = args.cache / "api"
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; camvault api with {args.workers} worker process(es)")
     catalog_path = cached_catalog(folder, args.events)
     cursor = deep_cursor(catalog_path, min(DEEP, args.events * 9 // 10))
     results = [t.line(IN_PROCESS_GOAL_MS) for t in in_process(catalog_path, cursor, args.runs)]
     for line in results:
         print(line)
     with tempfile.TemporaryDirectory(prefix="camvault-bench-api-") as scratch:
-        server = Server(catalog_path, Path(scratch) / "site")
+        server = Server(catalog_path, Path(scratch) / "site", args.workers)
         try:
             for timing in over_http(server, cursor, args.clients, args.seconds):
                 results.append(timing.line(HTTP_GOAL_MS))
