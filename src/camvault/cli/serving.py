@@ -138,6 +138,9 @@ def serve_workers(config: Config, host: str, port: int, workers: int) -> None:
 
     if config.path is not None:  # the workers read the same file (and the same environment)
         os.environ[CONFIG_ENV] = str(config.path)
+    # Each worker's event loop (libuv) takes one new connection per wake-up instead of all that
+    # wait, so a burst of connections is shared between the workers rather than taken by one.
+    os.environ["UV_TCP_SINGLE_ACCEPT"] = "1"
     settings = uvicorn.Config(
         WORKER_APP,
         factory=True,
