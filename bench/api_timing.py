@@ -170,17 +170,18 @@ def over_http(server: Server, cursor: str, clients: int, seconds: float) -> list
         ("HTTP newest page", {"limit": "50"}),
         ("HTTP deep page", {"limit": "50", "cursor": cursor}),
     ):
-        before = server.cpu_seconds()
-        samples, elapsed = asyncio.run(_load(server, params, clients, seconds))
-        cpu_ms = (server.cpu_seconds() - before) * 1000 / max(1, len(samples))
+        samples, elapsed, cpu_s = asyncio.run(_load(server, params, clients, seconds))
+        cpu_ms = cpu_s * 1000 / max(1, len(samples))
         timings.append(Timing(f"{name} ({clients} clients)", samples, elapsed, cpu_ms))
     return timings
 
 
 async def _load(
     server: Server, params: dict[str, str], clients: int, seconds: float
-) -> tuple[list[float], float]:
-    """``clients`` keep-alive connections, each sending its next request when the last is answered.
+) -> tuple[list[float], float, float]:
+    """``clients`` keep-alive connections, each sending its next request when the last is answered:
+    1 s of warm-up, then ``seconds`` measured. Returns the latencies, the measured seconds and
+    the server's CPU seconds over them (the warm-up excluded).
 
     A minimal HTTP/1.1 client on asyncio streams: a full-featured client costs more CPU per request
     than the server does, and on one machine it would measure itself.
@@ -207,9 +208,9 @@ async def _load(
 
     warm_until = time.perf_counter() + 1.0
     await asyncio.gather(*(one_client(warm_until, False) for _ in range(clients)))
-    started = time.perf_counter()
+    cpu_before, started = server.cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(one_client(started + seconds, True) for _ in range(clients)))
-    return samples, time.perf_counter() - started
+    return samples, time.perf_counter() - started, server.cpu_seconds() - cpu_before
 
 
 async def _read_response(reader: asyncio.StreamReader) -> None:
