@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -36,7 +35,8 @@ from urllib.parse import urlencode
 
 from bench.catalog_build import cached_catalog
 
-from camvault.catalog.base import EventQuery, Position, encode_cursor
+from camvault.api.events import page_body
+from camvault.catalog.base import EventQuery, Position, encode_cursor, page_reader
 from camvault.catalog.sqlite import SQLiteCatalog
 
 EVENTS = 1_000_000
@@ -96,9 +96,10 @@ def in_process(catalog_path: Path, cursor: str, runs: int) -> list[Timing]:
 
 
 def _page_json(catalog: SQLiteCatalog, query: EventQuery) -> str:
-    page = catalog.query(query)
-    assert len(page.events) == 50
-    return json.dumps({"events": [e.to_json() for e in page.events], "next_cursor": page.next_cursor})
+    """What ``GET /api/v1/events`` does for one page, without HTTP: the query and the body."""
+    body = page_body(page_reader(catalog)(query))
+    assert body.count('"capture_time"') == 50
+    return body
 
 
 def _repeat(work: Callable[[], object], runs: int) -> tuple[list[float], float]:
@@ -117,7 +118,7 @@ def _repeat(work: Callable[[], object], runs: int) -> tuple[list[float], float]:
 class Server:
     """``camvault api`` on a free loopback port, with a fresh config over the cached catalog."""
 
-    def __init__(self, catalog_path: Path, folder: Path) -> None:
+    def __init__(self, catalog_path: Path, folder: Path, workers: int = 1) -> None:
         self.config = folder / "camvault.toml"
         init = _camvault("init", str(folder))
         self.admin_secret = init.split("keep it safe): ", 1)[1].split()[0]
@@ -128,6 +129,7 @@ class Server:
             **os.environ,
             "CAMVAULT_CATALOG_URL": f"sqlite:///{catalog_path.resolve()}",
             "CAMVAULT_API_LISTEN": f"127.0.0.1:{self.port}",
+            "CAMVAULT_API_WORKERS": str(workers),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "camvault", "api", "--config", str(self.config)],
@@ -149,9 +151,9 @@ class Server:
         raise RuntimeError("camvault api did not start")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used so far (user + system)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the server has used so far (user + system), its worker processes included
+        (those still running: measure between two reads while they all run)."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -168,17 +170,18 @@ def over_http(server: Server, cursor: str, clients: int, seconds: float) -> list
         ("HTTP newest page", {"limit": "50"}),
         ("HTTP deep page", {"limit": "50", "cursor": cursor}),
     ):
-        before = server.cpu_seconds()
-        samples, elapsed = asyncio.run(_load(server, params, clients, seconds))
-        cpu_ms = (server.cpu_seconds() - before) * 1000 / max(1, len(samples))
+        samples, elapsed, cpu_s = asyncio.run(_load(server, params, clients, seconds))
+        cpu_ms = cpu_s * 1000 / max(1, len(samples))
         timings.append(Timing(f"{name} ({clients} clients)", samples, elapsed, cpu_ms))
     return timings
 
 
 async def _load(
     server: Server, params: dict[str, str], clients: int, seconds: float
-) -> tuple[list[float], float]:
-    """``clients`` keep-alive connections, each sending its next request when the last is answered.
+) -> tuple[list[float], float, float]:
+    """``clients`` keep-alive connections, each sending its next request when the last is answered:
+    1 s of warm-up, then ``seconds`` measured. Returns the latencies, the measured seconds and
+    the server's CPU seconds over them (the warm-up excluded).
 
     A minimal HTTP/1.1 client on asyncio streams: a full-featured client costs more CPU per request
     than the server does, and on one machine it would measure itself.
@@ -205,9 +208,9 @@ async def _load(
 
     warm_until = time.perf_counter() + 1.0
     await asyncio.gather(*(one_client(warm_until, False) for _ in range(clients)))
-    started = time.perf_counter()
+    cpu_before, started = server.cpu_seconds(), time.perf_counter()
     await asyncio.gather(*(one_client(started + seconds, True) for _ in range(clients)))
-    return samples, time.perf_counter() - started
+    return samples, time.perf_counter() - started, server.cpu_seconds() - cpu_before
 
 
 async def _read_response(reader: asyncio.StreamReader) -> None:
@@ -252,12 +255,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's supervisor spawns a resource tracker and workers)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        waiting.extend(int(child) for child in children.read_text().split())
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/api", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=EVENTS, help="catalog size (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=2000, help="in-process repetitions per page")
     parser.add_argument("--clients", type=int, default=50, help="concurrent HTTP clients")
     parser.add_argument("--seconds", type=float, default=10.0, help="HTTP load per page, in seconds")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes of `camvault api` ([api] workers)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="skip the chromium first-render step")
     parser.add_argument(
         "--cache",
@@ -267,14 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     folder = args.cache / "api"
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; camvault api with {args.workers} worker process(es)")
     catalog_path = cached_catalog(folder, args.events)
     cursor = deep_cursor(catalog_path, min(DEEP, args.events * 9 // 10))
     results = [t.line(IN_PROCESS_GOAL_MS) for t in in_process(catalog_path, cursor, args.runs)]
     for line in results:
         print(line)
     with tempfile.TemporaryDirectory(prefix="camvault-bench-api-") as scratch:
-        server = Server(catalog_path, Path(scratch) / "site")
+        server = Server(catalog_path, Path(scratch) / "site", args.workers)
         try:
             for timing in over_http(server, cursor, args.clients, args.seconds):
                 results.append(timing.line(HTTP_GOAL_MS))

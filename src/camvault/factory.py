@@ -116,12 +116,17 @@ def open_auth(config: Config, *, clock: Clock = utcnow) -> Authenticator:
     from camvault.accounts.throttle import LoginThrottle
 
     settings = config.settings.auth
+    store = open_auth_store(config)
     return Authenticator(
-        open_auth_store(config),
+        store,
         admin_password_hash=settings.admin_password_hash,
         session_ttl=timedelta(hours=settings.session_hours),
+        # failures counted in the accounts file: shared by every process that opens it
         throttle=LoginThrottle(
-            settings.login_attempts, timedelta(seconds=settings.login_window_seconds), clock
+            settings.login_attempts,
+            timedelta(seconds=settings.login_window_seconds),
+            clock,
+            store.failures,
         ),
         clock=clock,
     )

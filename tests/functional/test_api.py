@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from camvault.accounts.auth_base import Authenticator
 from camvault.api.app import create_app
-from camvault.catalog.base import EventPage, EventQuery
+from camvault.api.events import events_router
+from camvault.catalog.base import EventPage, EventQuery, JSONPage
 from camvault.catalog.sqlite import SQLiteCatalog
 from tests.support.api import ADMIN, LOCAL, authenticator, event
 
 pytestmark = pytest.mark.functional
+EVENTS = "/api/v1/events"
 
 
 @pytest.fixture
@@ -142,12 +146,19 @@ class RecordingCatalog:
         self.on_loop: list[bool] = []
 
     def query(self, query: EventQuery) -> EventPage:
+        self._record()
+        return self.inner.query(query)
+
+    def query_json(self, query: EventQuery) -> JSONPage:
+        self._record()
+        return self.inner.query_json(query)
+
+    def _record(self) -> None:
         try:
             asyncio.get_running_loop()
             self.on_loop.append(True)
         except RuntimeError:
             self.on_loop.append(False)
-        return self.inner.query(query)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -164,3 +175,28 @@ def test_only_a_local_catalog_is_read_on_the_event_loop(
         assert [e["camera"] for e in client.get("/api/v1/events").json()["events"]] == ["porch"]
     # a catalog over the network must never block the server's loop; a local one is cheaper there
     assert recording.on_loop == [local_reads]
+
+
+def test_the_published_events_route_answers_like_the_fast_one(
+    catalog: SQLiteCatalog, auth: Authenticator
+) -> None:
+    """``GET /events`` is served by a plain ASGI endpoint registered ahead of the FastAPI route
+    that publishes it in OpenAPI; either one gives the same answers, errors included."""
+    for minute in range(3):
+        catalog.put(event("porch", datetime(2025, 1, 1, 12, minute, tzinfo=UTC)))
+    requests = [{"limit": "2"}, {"order": "oldest", "kind": "record"}, {"limit": "0"}, {"kind": "movie"}]
+    router = events_router(catalog, None)
+    published_only = APIRouter(routes=[route for route in router.routes if isinstance(route, APIRoute)])
+    answers = []
+    for routes in (router, published_only):
+        app = FastAPI()
+        app.include_router(routes)
+        with TestClient(app, base_url=LOCAL) as client:
+            responses = [client.get(EVENTS, params=params) for params in requests]
+        answers.append([(response.status_code, response.json()) for response in responses])
+    assert answers[0] == answers[1]
+    assert [status for status, _ in answers[0]] == [200, 200, 400, 400]
+    assert len(answers[0][0][1]["events"]) == 2 and answers[0][0][1]["next_cursor"]
+    spec = create_app(catalog, auth).openapi()
+    names = {p["name"] for p in spec["paths"][EVENTS]["get"]["parameters"]}
+    assert names == {"camera", "kind", "start", "end", "date", "tz", "order", "cursor", "limit"}

@@ -34,12 +34,14 @@ def authenticator(
     window: timedelta = timedelta(minutes=15),
     session_ttl: timedelta = timedelta(hours=1),
 ) -> Authenticator:
-    """The login rules over a real accounts file at ``accounts``, admin secret ``ADMIN_SECRET``."""
+    """The login rules over a real accounts file at ``accounts`` (failed logins counted in it too),
+    admin secret ``ADMIN_SECRET``."""
+    store = LocalAuthStore(accounts)
     return Authenticator(
-        LocalAuthStore(accounts),
+        store,
         admin_password_hash=_ADMIN_HASH,
         session_ttl=session_ttl,
-        throttle=LoginThrottle(attempts, window, clock),
+        throttle=LoginThrottle(attempts, window, clock, store.failures),  # as factory.open_auth
         clock=clock,
     )
 

@@ -1,5 +1,5 @@
-"""The account backend of one machine: users, API tokens and sessions in the accounts SQLite
-file (``[accounts] url``), shared with the camera registry.
+"""The account backend of one machine: users, API tokens, sessions and recent failed logins in
+the accounts SQLite file (``[accounts] url``), shared with the camera registry.
 
 Implements ``auth_base.AuthStore``; the login rules themselves are ``auth_base.Authenticator``'s.
 """
@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from camvault.accounts.auth_base import Session
+from camvault.accounts.failures import LoginFailures
 from camvault.accounts.schema import open_accounts
 from camvault.accounts.sessions import Sessions
 from camvault.accounts.tokens import Tokens
@@ -18,7 +19,8 @@ from camvault.accounts.users import Users
 
 
 class LocalAuthStore:
-    """Users, tokens and sessions over one connection; safe to use from several threads."""
+    """Users, tokens, sessions and failed logins over one connection; safe to use from several
+    threads. ``failures`` is the ``throttle.FailureLog`` every process on this file shares."""
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
@@ -26,6 +28,7 @@ class LocalAuthStore:
         self.users = Users(self._db, self._lock)
         self.tokens = Tokens(self._db, self._lock)
         self.sessions = Sessions(self._db, self._lock)
+        self.failures = LoginFailures(self._db, self._lock)
 
     def password_hash(self, user: str) -> str | None:
         return self.users.password_hash(user)

@@ -1,4 +1,5 @@
-"""The accounts database: one SQLite file holding cameras, users, API tokens and sessions.
+"""The accounts database: one SQLite file holding cameras, users, API tokens, sessions and
+recent failed logins.
 
 Decides the tables and their migrations (``MIGRATIONS[n]`` takes the file from version ``n`` to
 ``n + 1``; a later change appends, it never edits an applied step). Secrets are only ever
@@ -45,6 +46,15 @@ MIGRATIONS = [
         "ALTER TABLE cameras ADD COLUMN retention_days INTEGER",
         "ALTER TABLE cameras ADD COLUMN transcode INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE cameras ADD COLUMN notify INTEGER NOT NULL DEFAULT 1",
+    ),
+    (
+        """CREATE TABLE login_failures (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at_ms INTEGER NOT NULL
+        )""",
+        "CREATE INDEX login_failures_key ON login_failures (kind, key, at_ms)",
+        "CREATE INDEX login_failures_age ON login_failures (at_ms)",
     ),
 ]
 

@@ -7,23 +7,21 @@ are answered 400 with a message, never 500.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import TypeAdapter
+from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from camvault.api import API
-from camvault.catalog.base import MAX_LIMIT, BadCursor, CameraSummary, Catalog, EventQuery
+from camvault.api.listing import listing_parameters, parse_listing
+from camvault.catalog.base import CameraSummary, Catalog, JSONPage, page_reader
 from camvault.clock import Clock, utcnow
-from camvault.domain.model import format_instant, parse_instant
-from camvault.domain.timeline import DayBounds, day_bounds, parse_zone
+from camvault.domain.model import format_instant
 
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PAGE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "a page of events, newest or oldest first",
@@ -59,46 +57,20 @@ def events_router(
             summaries.setdefault(name, CameraSummary(name, 0, 0, 0, None))
         return {"cameras": [_camera_json(summaries[name]) for name in sorted(summaries)]}
 
-    json_body: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+    page = EventsPage(catalog, clock)
+    # The hot route of the web app, answered as a plain ASGI endpoint (registered first, so it
+    # matches first): FastAPI's request handling would cost about as much as the page itself.
+    # The FastAPI route below publishes the same endpoint in OpenAPI and answers the same way.
+    router.routes.append(Route(f"{API}/events", page, methods=["GET", "HEAD"], include_in_schema=False))
 
-    # A page read from a local catalog (SQLite: index-bounded, at most MAX_LIMIT rows) costs
-    # less than the hop to a worker thread and back, so it runs on the event loop; a catalog
-    # over the network (no ``local_reads``) is read from a worker thread.
-    local_reads = bool(getattr(catalog, "local_reads", False))
-
-    @router.get("/events", response_model=None, responses=PAGE)
-    async def events(
-        camera: str | None = None,
-        start: Annotated[str | None, Query(description="inclusive instant, ISO 8601 with offset")] = None,
-        end: Annotated[str | None, Query(description="exclusive instant, ISO 8601 with offset")] = None,
-        day: Annotated[
-            str | None,
-            Query(alias="date", description="a local day YYYY-MM-DD, or `today`, read in `tz`"),
-        ] = None,
-        tz: Annotated[str, Query(description="IANA time zone for `date`")] = "UTC",
-        kind: Literal["record", "snap"] | None = None,
-        order: Literal["newest", "oldest"] = "newest",
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    ) -> Response:
-        lower, upper = time_window(start, end, day, tz, clock)
-        try:
-            query = EventQuery(
-                camera=camera,
-                start=lower,
-                end=upper,
-                kind=kind,
-                newest_first=order == "newest",
-                limit=limit,
-                cursor=cursor,
-            )
-        except BadCursor as exc:
-            raise HTTPException(400, str(exc)) from None
-        page = catalog.query(query) if local_reads else await run_in_threadpool(catalog.query, query)
-        body = {"events": [event.to_json() for event in page.events], "next_cursor": page.next_cursor}
-        # Serialized by pydantic-core in one call: FastAPI's generic path walks the 50 events
-        # in Python and costs several times the catalog query (see docs/benchmarks.md).
-        return Response(json_body.dump_json(body), media_type="application/json")
+    @router.get(
+        "/events",
+        response_model=None,
+        responses=PAGE,
+        openapi_extra={"parameters": listing_parameters(kinds=True)},
+    )
+    async def events(request: Request) -> Response:
+        return await page.response(request)
 
     @router.get("/events/{event_id}", responses=NOT_FOUND)
     def event(event_id: str) -> dict[str, Any]:
@@ -108,6 +80,27 @@ def events_router(
         return found.to_json()
 
     return router
+
+
+class EventsPage:
+    """``GET /events``: a page of the listing the query string asks for (``api/listing.py``)."""
+
+    def __init__(self, catalog: Catalog, clock: Clock) -> None:
+        self._read = page_reader(catalog)
+        self._clock = clock
+        # A page read from a local catalog (SQLite: index-bounded, at most MAX_LIMIT rows) costs
+        # less than the hop to a worker thread and back, so it runs on the event loop; a catalog
+        # over the network (no ``local_reads``) is read from a worker thread.
+        self._on_loop = bool(getattr(catalog, "local_reads", False))
+
+    async def response(self, request: Request) -> Response:
+        query = parse_listing(request.query_params, self._clock, kinds=True).events()
+        page = self._read(query) if self._on_loop else await run_in_threadpool(self._read, query)
+        return Response(page_body(page), media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.response(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _camera_json(summary: CameraSummary) -> dict[str, Any]:
@@ -122,54 +115,8 @@ def _camera_json(summary: CameraSummary) -> dict[str, Any]:
     }
 
 
-def time_window(
-    start: str | None, end: str | None, day: str | None, tz: str, clock: Clock
-) -> tuple[datetime | None, datetime | None]:
-    """The instants a listing covers: ``start``/``end``, narrowed to the local ``day`` in ``tz``."""
-    lower, upper = _instant(start, "start"), _instant(end, "end")
-    if day is not None:
-        bounds = _day(day, tz, clock)
-        lower = max(lower, bounds.start) if lower else bounds.start
-        upper = min(upper, bounds.end) if upper else bounds.end
-    return lower, upper
-
-
-def _day(text: str, tz: str, clock: Clock) -> DayBounds:
-    """The bounds of the local day ``text`` (``YYYY-MM-DD`` or ``today``) in the zone ``tz``."""
-    zone = _zone(tz)
-    if text == "today":
-        day = clock().astimezone(zone).date()
-    elif _DAY.fullmatch(text):
-        day = _calendar_day(text)
-    else:
-        raise HTTPException(400, f"date={text!r}: use YYYY-MM-DD (e.g. 2024-11-03) or today")
-    try:
-        return day_bounds(day, zone)
-    except ValueError as exc:
-        raise HTTPException(400, f"date={day.isoformat()}: {exc}") from None
-
-
-def _calendar_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise HTTPException(400, f"date={text!r}: {exc}") from None
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise HTTPException(
-            400,
-            f"{name}={value!r} is not an ISO 8601 instant with an offset, e.g. 2024-03-10T07:00:00Z",
-        ) from None
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return parse_zone(name)
-    except ValueError as exc:
-        raise HTTPException(400, f"tz: {exc}") from None
+def page_body(page: JSONPage) -> str:
+    """The body of ``GET /events``. The events arrive as JSON text (built by SQLite, see
+    catalog/sqlite_json.py): FastAPI's generic encoder would walk them in Python at several
+    times the query's cost."""
+    return f'{{"events":{page.events},"next_cursor":{json.dumps(page.next_cursor)}}}'

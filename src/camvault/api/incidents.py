@@ -8,13 +8,13 @@ catalog they are given; they never open stores or read settings.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Request
 
 from camvault.api import API
-from camvault.api.events import time_window
-from camvault.catalog.base import MAX_LIMIT, BadCursor, Catalog, IncidentQuery
+from camvault.api.listing import listing_parameters, parse_listing
+from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 
 
@@ -22,25 +22,9 @@ def incident_routes(catalog: Catalog, clock: Clock = utcnow) -> APIRouter:
     """The incident routes over ``catalog``; ``clock`` says what ``date=today`` means."""
     router = APIRouter(prefix=API, tags=["incidents"])
 
-    @router.get("/incidents")
-    def incidents(
-        camera: str | None = None,
-        start: Annotated[str | None, Query(description="inclusive instant, ISO 8601 with offset")] = None,
-        end: Annotated[str | None, Query(description="exclusive instant, ISO 8601 with offset")] = None,
-        day: Annotated[
-            str | None,
-            Query(alias="date", description="a local day YYYY-MM-DD, or `today`, read in `tz`"),
-        ] = None,
-        tz: Annotated[str, Query(description="IANA time zone for `date`")] = "UTC",
-        order: Literal["newest", "oldest"] = "newest",
-        cursor: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    ) -> dict[str, Any]:
-        lower, upper = time_window(start, end, day, tz, clock)
-        try:
-            query = IncidentQuery(camera, lower, upper, order == "newest", limit, cursor)
-        except BadCursor as exc:
-            raise HTTPException(400, str(exc)) from None
+    @router.get("/incidents", openapi_extra={"parameters": listing_parameters(kinds=False)})
+    def incidents(request: Request) -> dict[str, Any]:
+        query = parse_listing(request.query_params, clock, kinds=False).incidents()
         page = catalog.incidents(query)
         return {"incidents": [i.to_json() for i in page.incidents], "next_cursor": page.next_cursor}
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from camvault.domain.incidents import Incident, IncidentDetail
 from camvault.domain.model import EPOCH, CatalogEvent, Kind
@@ -141,6 +142,23 @@ class EventPage:
 
 
 @dataclass(frozen=True)
+class JSONPage:
+    """A page of events as the API sends it: ``events`` is the text of a JSON array of event
+    objects (``CatalogEvent.to_json``), ``next_cursor`` as in ``EventPage``."""
+
+    events: str
+    next_cursor: str | None
+
+
+@runtime_checkable
+class JSONPages(Protocol):
+    """A catalog that can hand out pages already in JSON, cheaper than ``query`` then
+    ``to_json`` (SQLite builds the text itself)."""
+
+    def query_json(self, query: EventQuery) -> JSONPage: ...
+
+
+@dataclass(frozen=True)
 class CameraSummary:
     """A camera as the catalog sees it: counts and its newest event."""
 
@@ -193,3 +211,16 @@ class Catalog(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+def page_reader(catalog: Catalog) -> Callable[[EventQuery], JSONPage]:
+    """How to read a page of ``catalog`` as JSON: its own ``query_json`` when it has one, else
+    ``query`` and ``to_json`` (the same text, one event object at a time)."""
+    if isinstance(catalog, JSONPages):
+        return catalog.query_json
+
+    def generic(query: EventQuery) -> JSONPage:
+        page = catalog.query(query)
+        return JSONPage(json.dumps([event.to_json() for event in page.events]), page.next_cursor)
+
+    return generic

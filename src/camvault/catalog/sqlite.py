@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from camvault import sqlitedb
 from camvault.catalog import sqlite_incidents as incidents
@@ -41,8 +41,10 @@ from camvault.catalog.base import (
     EventQuery,
     IncidentPage,
     IncidentQuery,
+    JSONPage,
     encode_cursor,
 )
+from camvault.catalog.sqlite_json import PAGE_COLUMNS
 from camvault.domain.incidents import DEFAULT_GAP, IncidentDetail
 from camvault.domain.model import CatalogEvent
 
@@ -132,14 +134,23 @@ class SQLiteCatalog:
         return self._read(work)
 
     def query(self, query: EventQuery) -> EventPage:
-        statement = schema.select_page(query)
+        rows, cursor = self._page(query, schema.SELECT_COLUMNS)
+        return EventPage([schema.row_to_event(row) for row in rows], cursor)
 
-        def work(conn: sqlite3.Connection) -> EventPage:
+    def query_json(self, query: EventQuery) -> JSONPage:
+        """The page ``query`` would give, each event already in the API's JSON (built by SQLite)."""
+        rows, cursor = self._page(query, PAGE_COLUMNS)
+        return JSONPage("[" + ",".join(row["event_json"] for row in rows) + "]", cursor)
+
+    def _page(self, query: EventQuery, columns: str) -> tuple[list[Any], str | None]:
+        """The rows (``columns``) of one page, and the cursor of the next page, if any."""
+        statement = schema.select_page(query, columns=columns)
+
+        def work(conn: sqlite3.Connection) -> tuple[list[Any], str | None]:
             rows = conn.execute(statement.sql, statement.params).fetchall()
             more = len(rows) > query.limit
             rows = rows[: query.limit]
-            cursor = encode_cursor(schema.last_position(rows)) if more else None
-            return EventPage([schema.row_to_event(row) for row in rows], cursor)
+            return rows, encode_cursor(schema.last_position(rows)) if more else None
 
         return self._read(work)
 

@@ -143,23 +143,23 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def _incident_of(table: str) -> str:
+def incident_of(table: str) -> str:
     """The id of the incident of the row ``table``: the nearest event of its camera at or before
     it that starts an incident (a seek on ``incident_starts_camera_time``)."""
     return (
         "(SELECT s.id FROM events AS s "  # noqa: S608 (table is a constant alias)
         f"WHERE s.camera = {table}.camera AND s.starts_incident = 1 "
         f"AND (s.capture_ms, s.id) <= ({table}.capture_ms, {table}.id) "
-        "ORDER BY s.capture_ms DESC, s.id DESC LIMIT 1) AS incident_id"
+        "ORDER BY s.capture_ms DESC, s.id DESC LIMIT 1)"
     )
 
 
-SELECT_COLUMNS = ", ".join(COLUMNS) + ", " + _incident_of("events")
+SELECT_COLUMNS = ", ".join(COLUMNS) + ", " + incident_of("events") + " AS incident_id"
 _WRITTEN_COLUMNS = ", ".join(COLUMNS)
 
 _VALUES = ", ".join(":" + name for name in COLUMNS)
 _UPDATES = ", ".join(f"{name} = excluded.{name}" for name in COLUMNS if name != "id")
-_LATEST_COLUMNS = ", ".join(f"e.{name}" for name in COLUMNS) + ", " + _incident_of("e")
+_LATEST_COLUMNS = ", ".join(f"e.{name}" for name in COLUMNS) + ", " + incident_of("e") + " AS incident_id"
 
 # S608 below: SQL is assembled only from this module's constant column names; every value,
 # including everything a caller supplies, is a bound parameter.
@@ -288,11 +288,14 @@ def _kind(value: str) -> Kind:
     raise CatalogError(f"catalog row has unknown kind {value!r}")
 
 
-def select_page(query: EventQuery, *, incident_starts: bool = False) -> Statement:
+def select_page(
+    query: EventQuery, *, incident_starts: bool = False, columns: str = SELECT_COLUMNS
+) -> Statement:
     """The SELECT of one page: filters, keyset condition, order, and ``limit + 1`` rows.
 
     With ``incident_starts`` only events that start an incident are selected (a page of
-    incidents, each named by its first event).
+    incidents, each named by its first event). ``columns`` must include ``capture_ms`` and ``id``
+    (``last_position`` reads them).
 
     The extra row only tells whether another page exists. Every shape is served by an index
     whose columns end with ``(capture_ms, id)``, so the order needs no sort, and the page
@@ -318,7 +321,7 @@ def select_page(query: EventQuery, *, incident_starts: bool = False) -> Statemen
         where.append(_BEFORE if query.newest_first else _AFTER)
         params.extend((bounds.cursor.capture_ms, bounds.cursor.event_id))
     direction = "DESC" if query.newest_first else "ASC"
-    sql = f"SELECT {SELECT_COLUMNS} FROM events"  # noqa: S608
+    sql = f"SELECT {columns} FROM events"  # noqa: S608
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY capture_ms {direction}, id {direction} LIMIT ?"

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from contextlib import ExitStack
 from typing import Any
 
 from camvault.cli.errors import CliError
 from camvault.cli.gateway import describe, running_gateway
 from camvault.cli.retention import start_schedule
+from camvault.cli.serving import (
+    allowed_hosts,
+    is_loopback,
+    metrics_source,
+    open_api,
+    serve_workers,
+    split_listen,
+)
 from camvault.config.loader import Config, ConfigError
 from camvault.factory import (
     build_runtime,
     open_auth,
-    open_cameras,
-    open_catalog,
-    open_store,
     storage_location,
 )
-from camvault.factory_gateway import open_spool
-from camvault.gateway.metrics import exposition
-from camvault.processor.journal import Journal
 
 
 def register(verbs: Any, common: argparse.ArgumentParser) -> None:
@@ -52,26 +51,6 @@ def register(verbs: Any, common: argparse.ArgumentParser) -> None:
     api.set_defaults(handler=cmd_api)
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def allowed_hosts(host: str) -> tuple[str, ...]:
-    """Host names the API answers to: on a loopback address only loopback names (a web page
-    cannot reach it through DNS rebinding); elsewhere any, since every route needs a login."""
-    from camvault.api.app import ANY_HOST, LOCAL_HOSTS
-
-    return LOCAL_HOSTS if is_loopback(host) else ANY_HOST
-
-
 def check_port_free(host: str, port: int) -> None:
     """Fail with the fix before anything starts when another program holds the API's port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -91,16 +70,6 @@ def checked_listen(config: Config) -> tuple[str, int]:
     host, port = split_listen(config.settings.api.listen)
     check_port_free(host, port)
     return host, port
-
-
-@contextmanager
-def metrics_source(config: Config, journal: Journal | None) -> Iterator[Callable[[], str]]:
-    """What ``/api/v1/metrics`` serves: the spool's figures (and the processor journal's)."""
-    spool = open_spool(config)
-    try:
-        yield lambda: exposition(spool, journal.stats() if journal else None, datetime.now(UTC))
-    finally:
-        spool.close()
 
 
 ELSEWHERE = (
@@ -210,28 +179,19 @@ def cmd_process(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_api(args: argparse.Namespace, config: Config) -> int:
-    from camvault.api.app import create_app
-
     host, port = checked_listen(config)
+    workers = config.settings.api.workers
     with ExitStack() as stack:
-        catalog = open_catalog(config)
-        stack.callback(catalog.close)
-        store = open_store(config, notify=None)  # media and keep markers; markers are never processed
-        stack.callback(store.close)
-        auth = open_auth(config)
-        stack.callback(auth.close)
-        cameras = stack.enter_context(open_cameras(config))
-        metrics = stack.enter_context(metrics_source(config, None))
-        print(f"camvault API on {_browser_url(host, port)}api/v1")
-        app = create_app(
-            catalog,
-            auth,
-            store=store,
-            registered=cameras.names,
-            allowed_hosts=allowed_hosts(host),
-            metrics=metrics,
-        )
-        _serve_api(host, port, app)
+        # With workers, each opens its own connections; opening them here first reports a bad
+        # setting or file the usual way and migrates the files once, before any worker starts.
+        app = open_api(config, stack)
+        url = _browser_url(host, port)
+        if workers == 1:
+            print(f"camvault API on {url}api/v1")
+            _serve_api(host, port, app)
+            return 0
+    print(f"camvault API on {url}api/v1 ({workers} worker processes)", flush=True)
+    serve_workers(config, host, port, workers)
     return 0
 
 

@@ -157,6 +157,14 @@ class ApiSettings:
         "put a TLS proxy in front when it is not loopback).",
         check_listen,
     )
+    workers: int = setting(
+        1,
+        "Processes of `camvault api` answering on the one listening address, each with its own catalog, "
+        "store and accounts connections (more use more CPU cores; failed logins are counted in the "
+        "accounts file, shared by all). `serve` ignores it: it runs the gateway and the processor "
+        "threads in its own process and serves the API from that one process.",
+        between(1, 64),
+    )
 
 
 @dataclass(frozen=True)

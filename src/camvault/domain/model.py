@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 Kind = Literal["record", "snap"]
 KINDS: tuple[Kind, ...] = ("record", "snap")
+DURATION_DIGITS = 3  # the contract gives durations in seconds, to the millisecond
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class MediaInfo:
     container: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        duration = self.duration
         return {
-            "duration": self.duration,
+            "duration": round(duration, DURATION_DIGITS) if duration is not None else None,
             "width": self.width,
             "height": self.height,
             "video_codec": self.video_codec,
