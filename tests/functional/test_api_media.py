@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from camvault.api.app import create_app
+from camvault.api.media import attachment
 from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.domain.model import CatalogEvent
 from camvault.store.base import ObjectStore
@@ -134,6 +135,18 @@ def test_download_asks_the_browser_to_save(local: tuple[TestClient, CatalogEvent
     assert clip.key.rsplit("/", 1)[-1] in response.headers["content-disposition"]
 
 
+@pytest.mark.parametrize(
+    ("filename", "header"),
+    [
+        ("cam 1_20250101.mp4", 'attachment; filename="cam 1_20250101.mp4"'),
+        ('odd"name\\.jpg', "attachment; filename*=utf-8''odd%22name%5C.jpg"),
+        ("Garten-Süd.mp4", "attachment; filename*=utf-8''Garten-S%C3%BCd.mp4"),
+    ],
+)
+def test_download_names_are_quoted_or_encoded(filename: str, header: str) -> None:
+    assert attachment(filename) == header
+
+
 def test_missing_things_are_404_with_a_message(
     local: tuple[TestClient, CatalogEvent], tmp_path: Path
 ) -> None:
@@ -175,3 +188,9 @@ def test_s3_media_redirects_to_a_presigned_url_with_the_same_bytes(
         with urllib.request.urlopen(ranged_request, timeout=10) as ranged:  # noqa: S310 - loopback server
             assert (ranged.status, ranged.read()) == (206, CLIP[100:200])
         assert client.get(url(clip, "small")).status_code == 404
+        saved = client.get(url(clip), params={"download": "1"})
+        assert saved.status_code == 307
+        with urllib.request.urlopen(saved.headers["location"], timeout=10) as download:  # noqa: S310
+            filename = clip.key.rsplit("/", 1)[-1]
+            assert download.headers["content-disposition"] == f'attachment; filename="{filename}"'
+            assert download.read() == CLIP

@@ -48,8 +48,8 @@ class PassThroughStore:
     def delete(self, key: str) -> None:
         self.inner.delete(key)
 
-    def presign(self, key: str, expires_s: int) -> str | None:
-        return self.inner.presign(key, expires_s)
+    def presign(self, key: str, expires_s: int, *, content_disposition: str | None = None) -> str | None:
+        return self.inner.presign(key, expires_s, content_disposition=content_disposition)
 
     def local_path(self, key: str) -> Path | None:
         return self.inner.local_path(key)

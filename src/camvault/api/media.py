@@ -2,12 +2,14 @@
 
 From a store with files on this machine (``file://``) the file is streamed with HTTP Range
 (206), HEAD and If-Range; from a store that can presign (``s3://``) the client is redirected
-(307) to a URL valid for ``PRESIGN_SECONDS``. Never reveals a store path or bucket in an error.
+(307) to a URL valid for ``PRESIGN_SECONDS``. With ``download=1`` either answer asks the browser
+to save the file under its own name. Never reveals a store path or bucket in an error.
 """
 
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -54,10 +56,11 @@ def _respond(
     key = _key(event, variant)
     if store is None:
         raise HTTPException(404, "this server has no object store to read media from")
-    url = store.presign(key, PRESIGN_SECONDS)
+    filename = key.rsplit("/", 1)[-1]
+    url = store.presign(key, PRESIGN_SECONDS, content_disposition=attachment(filename) if download else None)
     if url is not None:
         return RedirectResponse(url, status_code=307)
-    return _local(store, event, key, variant, download)
+    return _local(store, event, key, variant, filename, download)
 
 
 def _key(event: CatalogEvent, variant: Variant) -> str:
@@ -71,9 +74,18 @@ def _content_type(event: CatalogEvent, variant: Variant) -> str:
     return {"original": event.content_type, "small": "video/mp4", "thumbnail": "image/jpeg"}[variant]
 
 
-def _local(store: ObjectStore, event: CatalogEvent, key: str, variant: Variant, download: bool) -> Response:
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` that asks the browser to save the file as ``filename`` (RFC 6266:
+    an ASCII name quoted, any other name percent-encoded as UTF-8)."""
+    if filename.isascii() and filename.isprintable() and '"' not in filename and "\\" not in filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=utf-8''{quote(filename, safe='')}"
+
+
+def _local(
+    store: ObjectStore, event: CatalogEvent, key: str, variant: Variant, filename: str, download: bool
+) -> Response:
     media_type = _content_type(event, variant)
-    filename = key.rsplit("/", 1)[-1]
     try:
         path = store.local_path(key)
     except ObjectNotFound:
@@ -82,9 +94,5 @@ def _local(store: ObjectStore, event: CatalogEvent, key: str, variant: Variant, 
         ) from None
     if path is None:
         raise HTTPException(501, "this object store can neither presign URLs nor serve files")
-    return FileResponse(
-        path,
-        media_type=media_type,
-        filename=filename if download else None,
-        content_disposition_type="attachment",
-    )
+    headers = {"Content-Disposition": attachment(filename)} if download else None
+    return FileResponse(path, media_type=media_type, headers=headers)

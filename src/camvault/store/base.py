@@ -106,8 +106,9 @@ class ObjectStore(Protocol):
         without lifecycle rules (``file://``) checks the key and keeps no tags."""
         ...
 
-    def presign(self, key: str, expires_s: int) -> str | None:
-        """A short-lived URL that downloads ``key``, or ``None`` when the backend has none."""
+    def presign(self, key: str, expires_s: int, *, content_disposition: str | None = None) -> str | None:
+        """A short-lived URL that downloads ``key``, or ``None`` when the backend has none. With
+        ``content_disposition``, the download's answer carries that ``Content-Disposition``."""
         ...
 
     def local_path(self, key: str) -> Path | None:

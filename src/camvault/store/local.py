@@ -298,7 +298,7 @@ class LocalStore:
         the keep markers. Still ObjectNotFound when absent, as every store."""
         self.head(key)
 
-    def presign(self, key: str, expires_s: int) -> str | None:
+    def presign(self, key: str, expires_s: int, *, content_disposition: str | None = None) -> str | None:
         check_key(key)
         return None
 

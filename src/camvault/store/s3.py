@@ -289,13 +289,12 @@ class S3Store:
         except Exception as exc:
             raise self._error(exc, "tag", key) from exc
 
-    def presign(self, key: str, expires_s: int) -> str | None:
+    def presign(self, key: str, expires_s: int, *, content_disposition: str | None = None) -> str | None:
         check_key(key)
-        return str(
-            self._client.generate_presigned_url(
-                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_s
-            )
-        )
+        params = {"Bucket": self._bucket, "Key": key}
+        if content_disposition is not None:  # signed into the URL: S3 answers with this header
+            params["ResponseContentDisposition"] = content_disposition
+        return str(self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s))
 
     def local_path(self, key: str) -> Path | None:
         check_key(key)
