@@ -130,6 +130,10 @@ class Api:
         while len(found) < 2:
             assert time.monotonic() < deadline, f"only workers {sorted(found)} answered: {self.output()}"
             connection, pid = self.connect()
+            if pid in found:  # keep one per worker; a worker still starting accepts nothing yet
+                self.open.remove(connection)
+                connection.close()
+                time.sleep(0.02)
             found.setdefault(pid, connection)
         return found
 
