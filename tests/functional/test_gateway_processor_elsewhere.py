@@ -234,14 +234,20 @@ def test_status_says_where_processing_happens(tmp_path: Path) -> None:
 def test_status_names_keys_left_from_when_processing_was_local(tmp_path: Path) -> None:
     site = make_site(tmp_path / "data", local=False, server=None)
     journal = Journal(site.data / "processor.db")
+    broken = f"{CAMERA}/2025-03-01/Hour-12/snap/broken.jpg"
     try:
-        journal.add([f"{KEY_UNDER_PREFIX}", f"{CAMERA}/2025-03-01/Hour-12/snap/other.jpg"])
+        journal.add([f"{KEY_UNDER_PREFIX}", f"{CAMERA}/2025-03-01/Hour-12/snap/other.jpg", broken])
+        assert journal.claim(key=broken) is not None
+        journal.fail(broken, "not a JPEG", max_attempts=1, base_delay_s=1.0)
     finally:
         journal.close()
     text = status(site)
     line = next(line for line in text.lines() if line.startswith("processor:"))
     assert "elsewhere ([processor] local = false)" in line
-    assert "; left here from when processing was local: 2 waiting, 0 failed, oldest waiting " in line
+    assert "; left here from when processing was local: 2 waiting, 1 failed, oldest waiting " in line
+    # the retry hint does not name a verb that refuses to run here
+    failed = f"failed:     {broken}: not a JPEG  (to retry it here, set [processor] local = true first)"
+    assert failed in text.lines()
 
 
 def status(site: Site, *flags: str) -> Run:

@@ -222,8 +222,13 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
     print(f"processor:  {_processor_line(config, stats, oldest_age_s)}")
     if stats.last_error:
         print(f"last error: {stats.last_error}")
+    retry = (
+        "retry: camvault process --retry-failed --once"
+        if config.settings.processor.local
+        else "to retry it here, set [processor] local = true first"
+    )
     for key, error in failed:
-        print(f"failed:     {key}: {error}  (retry: camvault process --retry-failed --once)")
+        print(f"failed:     {key}: {error}  ({retry})")
     print("\n".join(gateway_lines))
     configured = {"mqtt": bool(config.settings.mqtt.url), "webhook": bool(config.settings.webhooks.url)}
     print_costs(transcode, notifications, configured)
