@@ -1,8 +1,10 @@
 """A catalog of many events for benchmarks, built once and cached between runs.
 
 Events are what the processor would write (keys, thumbnails, media facts) for eight cameras,
-one every ~31 s over the year before the build; built with one transaction of batched inserts
-into a temporary file that is renamed into place, so an interrupted build is never reused.
+one every ~31 s over the year before the build, in alarm incidents: each camera sends runs of
+``RUN`` events 31 s apart (one incident each, with the default 60 s gap). Built with one
+transaction of batched inserts into a temporary file that is renamed into place, so an
+interrupted build is never reused.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from camvault.domain.model import CatalogEvent, MediaInfo
 
 CAMERAS = [f"cam{number:02d}" for number in range(8)]
 SPACING_MS = 31_000
+RUN = 4  # consecutive events of one camera: an incident
 BATCH = 20_000
+LAYOUT = 2  # in the cached file's name: a catalog built by an older layout is not reused
 
 
 def cached_catalog(folder: Path, count: int) -> Path:
-    """``folder/catalog-COUNT.db``, built unless a complete one is there already."""
-    path = folder / f"catalog-{count}.db"
+    """``folder/catalog-COUNT-vLAYOUT.db``, built unless a complete one is there already."""
+    path = folder / f"catalog-{count}-v{LAYOUT}.db"
     if path.exists() and _count(path) == count:
         print(f"catalog: reusing {path} ({count:,} events)")
         return path
@@ -40,7 +44,7 @@ def cached_catalog(folder: Path, count: int) -> Path:
 
 def bench_event(number: int, end: datetime, count: int) -> CatalogEvent:
     at = end - timedelta(milliseconds=(count - number) * SPACING_MS + (number * 7919) % 1000)
-    camera = CAMERAS[number % len(CAMERAS)]
+    camera = CAMERAS[number // RUN % len(CAMERAS)]
     snap = number % 4 == 0
     name = f"{camera}_{at:%Y%m%d%H%M%S}_{number:07d}." + ("jpg" if snap else "mp4")
     key = build_key("patrolcams", camera, at, "snap" if snap else "record", name).key

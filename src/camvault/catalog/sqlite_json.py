@@ -44,7 +44,8 @@ EVENT_JSON = (
     "'capture_source', extra -> '$.capture_source', "
     "'capture_note', extra -> '$.capture_note', "
     f"'keep', {_flag('keep')}, "
-    f"'incident_id', {schema.incident_of('events')}"
+    # an event that starts an incident names it; only the others look back for their start
+    f"'incident_id', CASE WHEN starts_incident THEN id ELSE {schema.incident_of('events')} END"
     ")"
 )
 
