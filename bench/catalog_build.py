@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from camvault.catalog.sqlite import SQLiteCatalog
+from camvault.catalog.sqlite_incidents import GAP_SETTING
 from camvault.catalog.sqlite_schema import UPSERT_SQL, event_to_row
 from camvault.cli.progress import Progress
 from camvault.domain.keys import build_key, event_id_for_key, small_key, thumbnail_key
@@ -23,7 +24,7 @@ CAMERAS = [f"cam{number:02d}" for number in range(8)]
 SPACING_MS = 31_000
 RUN = 4  # consecutive events of one camera: an incident
 BATCH = 20_000
-LAYOUT = 2  # in the cached file's name: a catalog built by an older layout is not reused
+LAYOUT = 3  # in the cached file's name: a catalog built by an older layout is not reused
 
 
 def cached_catalog(folder: Path, count: int) -> Path:
@@ -38,6 +39,7 @@ def cached_catalog(folder: Path, count: int) -> Path:
         stale.unlink(missing_ok=True)
     SQLiteCatalog(building).close()  # the schema, migrations and triggers of the real catalog
     _fill(building, count)
+    _group_incidents(building)
     building.replace(path)
     return path
 
@@ -87,6 +89,19 @@ def _fill(path: Path, count: int) -> None:
     finally:
         db.close()
     progress.finish()
+
+
+def _group_incidents(path: Path) -> None:
+    """The raw inserts left every event flagged as starting an incident: forgetting the gap the
+    flags were computed with makes the catalog recompute them all when it opens, as it does
+    after a change of gap."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DELETE FROM catalog_settings WHERE name = ?", (GAP_SETTING,))
+    finally:
+        db.close()
+    print("catalog: grouping events into incidents")
+    SQLiteCatalog(path).close()
 
 
 def _count(path: Path) -> int:
