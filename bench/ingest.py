@@ -8,11 +8,13 @@ Both servers get the same work from the same clients (one ``ftplib`` process per
 each phase ``--rounds`` times (3 by default), the two servers taking turns going first, so both meet
 the same load of a shared machine; the report gives the median and the range of each figure and of
 the per-round ratio. For the gateway, its resident memory with 32 logged-in idle cameras (``VmRSS``)
-and its peak (``VmHWM``) over the whole run. vsftpd is started by this script on free loopback ports
-from a temporary config (``run_as_launching_user``, anonymous upload into a temporary folder), which
-works for any user, root included. The gateway is the real ``camvault gateway`` process: every
-upload is fsynced and recorded in the outbox before ``226``, and its uploader copies each file into
-the ``file://`` object store meanwhile; vsftpd only writes to the page cache.
+and its peak (``VmHWM``) over the whole run, and its CPU time per snapshot (user + system, all
+threads) until the last ``226`` and until its spool has drained into the store. vsftpd is started
+by this script on free loopback ports from a temporary config (``run_as_launching_user``, anonymous
+upload into a temporary folder), which works for any user, root included. The gateway is the real
+``camvault gateway`` process: every upload is fsynced and recorded in the outbox before ``226``, and
+its uploader copies each file into the ``file://`` object store meanwhile; vsftpd only writes to the
+page cache.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ class Result:
     seconds: float
     files: int
     size: int
+    cpu_s: float = 0.0
+    """For the gateway: its CPU time (user + system, all threads) until the last ``226``."""
+    drained_s: float = 0.0
+    """For the gateway: seconds from the start until its spool was empty (all in the store)."""
+    drained_cpu_s: float = 0.0
+    """For the gateway: its CPU time until then."""
 
     @property
     def mb_per_s(self) -> float:
@@ -188,6 +196,12 @@ def upload_many(server: Server, client: int, files: int, payload: bytes, start: 
             ftp.storbinary(f"STOR {name}", io.BytesIO(payload), blocksize=64 * 1024)
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far: user + system, all its threads (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def concurrent_snapshots(server: Server, clients: int, files: int, size: int, round_: int) -> Result:
     payload = os.urandom(size)
     start = time.time() + 2.0  # every client logged in and waiting before the clock starts
@@ -197,11 +211,18 @@ def concurrent_snapshots(server: Server, clients: int, files: int, size: int, ro
     ]
     for worker in workers:
         worker.start()
+    time.sleep(max(0.0, start - time.time()))  # the logins are not part of the figure
+    cpu_before = cpu_seconds(server.pid)
     for worker in workers:
         worker.join()
         if worker.exitcode != 0:
             raise SystemExit(f"a client failed against {server.name}")
-    return Result(time.time() - start, clients * files, clients * files * size)
+    seconds, cpu = time.time() - start, cpu_seconds(server.pid) - cpu_before
+    drained = drained_cpu = 0.0
+    if server.queue is not None:
+        wait_for_drain(server)
+        drained, drained_cpu = time.time() - start, cpu_seconds(server.pid) - cpu_before
+    return Result(seconds, clients * files, clients * files * size, cpu, drained, drained_cpu)
 
 
 def large_upload(server: Server, source: Path, round_: int) -> Result:
@@ -229,14 +250,19 @@ def idle_rss(server: Server, cameras: int) -> int:
             ftp.quit()
 
 
-def settle(server: Server, timeout: float = 600) -> None:
-    """Start a phase from rest: the gateway's uploader has sent everything, and no dirty pages
-    left by an earlier phase are waiting to be written."""
+def wait_for_drain(server: Server, timeout: float = 600) -> None:
+    """Wait until the gateway's uploader has sent everything to the object store."""
     deadline = time.monotonic() + timeout
     while server.queue is not None and any(server.queue.iterdir()):
         if time.monotonic() > deadline:
             raise SystemExit(f"the gateway's spool did not drain within {timeout}s")
-        time.sleep(0.2)
+        time.sleep(0.05)
+
+
+def settle(server: Server) -> None:
+    """Start a phase from rest: the gateway's uploader has sent everything, and no dirty pages
+    left by an earlier phase are waiting to be written."""
+    wait_for_drain(server)
     os.sync()
 
 
@@ -299,15 +325,20 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]], memory: d
         f"| {args.clients} clients x {args.files} snapshots of {args.size_kb} KB "
         f"| {_cell(ref_fps, 'files/s')} | {_cell(fps, 'files/s')} | {_spread(fps, ref_fps)} | >= 1.0 |"
     )
+    accepted = _cell([1000 * r.cpu_s / r.files for r in many], "ms", 1)
+    drained = _cell([1000 * r.drained_cpu_s / r.files for r in many], "ms", 1)
+    print(f"| gateway CPU per file, until the last 226 / until drained | | {accepted} / {drained} | | |")
+    print(f"| gateway: time until its spool drained | | {_cell([r.drained_s for r in many], 's', 1)} | | |")
     print(
         f"| gateway RSS, {args.idle} idle cameras logged in | | {memory['idle'] / 1024:.1f} MB | | <= 64 MB |"
     )
     print(f"| gateway peak RSS over the whole run | | {memory['peak'] / 1024:.1f} MB | | |")
 
 
-def _cell(values: list[float], unit: str) -> str:
+def _cell(values: list[float], unit: str, digits: int = 0) -> str:
     ordered = sorted(values)
-    return f"{statistics.median(ordered):.0f} {unit} ({ordered[0]:.0f}–{ordered[-1]:.0f})"
+    low, median, high = ordered[0], statistics.median(ordered), ordered[-1]
+    return f"{median:.{digits}f} {unit} ({low:.{digits}f}–{high:.{digits}f})"
 
 
 def _cpu() -> str:

@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +134,8 @@ class Spool:
         self.on_commit: Callable[[], None] | None = None
         """Called after each commit (the uploader's ``wake``)."""
         self._group: GroupCommit[_Pending] = GroupCommit(self._commit_batch)
+        self._linking = threading.Lock()
+        """Held by a commit from recording its uploads until their spool links exist."""
         self.homes = root / "homes"
         self.queue = root / "queue"
         self.orphans = root / "orphans"
@@ -160,6 +163,16 @@ class Spool:
     def spooled(self, ident: str) -> Path:
         """Where the spool copy of upload ``ident`` lives."""
         return self.queue / ident
+
+    def claimed_copy(self, upload: Upload) -> Path:
+        """The spool copy of an upload the uploader claimed. The outbox records a commit's uploads
+        before their links exist, so a copy not there yet may belong to a commit still linking
+        it: wait for that commit before taking the copy for gone."""
+        path = self.spooled(upload.id)
+        if not path.exists():
+            with self._linking:
+                pass
+        return path
 
     def refusal(self) -> str | None:
         """Why a new upload must be refused (``452``) now, or None to accept it."""
@@ -234,12 +247,13 @@ class Spool:
             except OSError as exc:
                 errors.update({at: exc for at, pending in enumerate(batch) if pending.file.parent == folder})
         live = [at for at in range(len(batch)) if at not in errors]
-        self.outbox.record_many([(batch[at].upload, batch[at].order) for at in live])
-        for at in live:
-            try:
-                self._link(batch[at].file, self.spooled(batch[at].upload.id))
-            except OSError as exc:
-                errors[at] = exc
+        with self._linking:
+            self.outbox.record_many([(batch[at].upload, batch[at].order) for at in live])
+            for at in live:
+                try:
+                    self._link(batch[at].file, self.spooled(batch[at].upload.id))
+                except OSError as exc:
+                    errors[at] = exc
         fsync_dir(self.queue)
         return [errors.get(at) for at in range(len(batch))]
 

@@ -203,7 +203,7 @@ class Uploader:
         return True
 
     def _store_one(self, upload: Upload) -> Stored:
-        path = self._spool.spooled(upload.id)
+        path = self._spool.claimed_copy(upload)
         intents = _UploadIntents(self._outbox, upload.id) if self._policy.put_only else None
 
         def check(stored: Stored) -> None:
