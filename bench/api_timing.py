@@ -6,7 +6,8 @@ Steps (each prints its numbers; all of them end in a summary to paste into docs/
 2. in-process: the newest page of 50 and a page deep in the past reached by a cursor, each as
    the events route does it (catalog query + JSON), p50 and p99;
 3. over HTTP: the real ``camvault api`` command (uvicorn) in its own process, 50 concurrent
-   clients on keep-alive connections with an API token, p50, p99 and requests/s for both pages;
+   clients on keep-alive connections with an API token (``wrk`` when installed, else a minimal
+   Python client), p50, p99 and requests/s for both pages;
 4. the first timeline render in chromium (``bench.timeline_render``), against the same server.
 
 Goals: in-process p99 <= 5 ms, HTTP p99 <= 50 ms at 50 clients, first render <= 1 s.
@@ -18,6 +19,8 @@ import argparse
 import asyncio
 import os
 import platform
+import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -47,24 +50,23 @@ IN_PROCESS_GOAL_MS, HTTP_GOAL_MS = 5.0, 50.0
 @dataclass(frozen=True)
 class Timing:
     name: str
-    samples_ms: list[float]
+    p50: float
+    p99: float
+    count: int
     seconds: float = 0.0
     cpu_ms: float = 0.0  # CPU time the work itself used (median per call, or server CPU per request)
 
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.samples_ms)
-
-    @property
-    def p99(self) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    @classmethod
+    def of(cls, name: str, samples_ms: list[float], seconds: float = 0.0, cpu_ms: float = 0.0) -> Timing:
+        ordered = sorted(samples_ms)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return cls(name, statistics.median(ordered), p99, len(ordered), seconds, cpu_ms)
 
     def line(self, goal_ms: float) -> str:
-        rate = f", {len(self.samples_ms) / self.seconds:,.0f} requests/s" if self.seconds else ""
+        rate = f", {self.count / self.seconds:,.0f} requests/s" if self.seconds else ""
         verdict = "meets" if self.p99 <= goal_ms else "MISSES"
         return (
-            f"{self.name}: p50 {self.p50:.2f} ms, p99 {self.p99:.2f} ms over {len(self.samples_ms):,} "
+            f"{self.name}: p50 {self.p50:.2f} ms, p99 {self.p99:.2f} ms over {self.count:,} "
             f"requests{rate}, CPU {self.cpu_ms:.2f} ms per request ({verdict} the {goal_ms:g} ms goal)"
         )
 
@@ -91,7 +93,7 @@ def in_process(catalog_path: Path, cursor: str, runs: int) -> list[Timing]:
             ("in-process deep page", EventQuery(limit=50, cursor=cursor)),
         ):
             samples, cpu = _repeat(lambda q=query: _page_json(catalog, q), runs)
-            timings.append(Timing(name, samples, cpu_ms=cpu))
+            timings.append(Timing.of(name, samples, cpu_ms=cpu))
     return timings
 
 
@@ -165,15 +167,61 @@ class Server:
 
 
 def over_http(server: Server, cursor: str, clients: int, seconds: float) -> list[Timing]:
+    """Both pages under load, with ``wrk`` (C, Debian package ``wrk``) when it is installed: it
+    costs the shared CPU a fraction of what a Python client does. Otherwise a minimal Python client."""
     timings = []
+    wrk = shutil.which("wrk")
     for name, params in (
         ("HTTP newest page", {"limit": "50"}),
         ("HTTP deep page", {"limit": "50", "cursor": cursor}),
     ):
+        label = f"{name} ({clients} clients, {'wrk' if wrk else 'Python client'})"
+        if wrk:
+            timings.append(_wrk(wrk, server, label, params, clients, seconds))
+            continue
         samples, elapsed, cpu_s = asyncio.run(_load(server, params, clients, seconds))
-        cpu_ms = cpu_s * 1000 / max(1, len(samples))
-        timings.append(Timing(f"{name} ({clients} clients)", samples, elapsed, cpu_ms))
+        timings.append(Timing.of(label, samples, elapsed, cpu_s * 1000 / max(1, len(samples))))
     return timings
+
+
+def _wrk(
+    wrk: str, server: Server, label: str, params: dict[str, str], clients: int, seconds: float
+) -> Timing:
+    """One ``wrk`` run (1 s of warm-up first): its latency percentiles, rate and the server's CPU."""
+    url = f"{server.url}/api/v1/events?{urlencode(params)}"
+    command = [wrk, "-t1", f"-c{clients}", "-H", f"Authorization: Bearer {server.token}", "--latency"]
+    subprocess.run([*command, "-d1s", url], capture_output=True, check=True, timeout=60)
+    cpu_before = server.cpu_seconds()
+    done = subprocess.run(
+        [*command, f"-d{seconds:g}s", url], capture_output=True, text=True, check=True, timeout=seconds + 60
+    )
+    cpu_s = server.cpu_seconds() - cpu_before
+    return parse_wrk(label, done.stdout, cpu_s)
+
+
+def parse_wrk(label: str, output: str, cpu_s: float) -> Timing:
+    """A ``Timing`` from ``wrk --latency`` output; an error when any answer was not a 2xx."""
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw failed requests:\n{output}")
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([0-9.]+(?:us|ms|s))$", output, re.MULTILINE))
+    requests = re.search(r"^\s+(\d+) requests in ([0-9.]+)(us|ms|s|m)", output, re.MULTILINE)
+    if len(percentiles) != 2 or requests is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    count = int(requests.group(1))
+    seconds = _milliseconds(requests.group(2) + requests.group(3)) / 1000
+    return Timing(
+        label,
+        _milliseconds(percentiles["50"]),
+        _milliseconds(percentiles["99"]),
+        count,
+        seconds,
+        cpu_s * 1000 / max(1, count),
+    )
+
+
+def _milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 async def _load(

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,10 +119,18 @@ class Api:
         self.open.append(connection)
         answer = self.request(connection, "GET", "/api/v1/healthz")
         assert answer[0] == 200, answer
+        return connection, self.holder(connection)
+
+    def holder(self, connection: http.client.HTTPConnection) -> int:
+        """The worker process holding the server side of ``connection``."""
         inode = server_side_inode(self.port, connection.sock.getsockname()[1])
         holders = [pid for pid in self.workers() if inode in socket_inodes(pid)]
         assert len(holders) == 1, (inode, holders)
-        return connection, holders[0]
+        return holders[0]
+
+    def held(self) -> Counter[int]:
+        """How many of this test's open connections each worker holds."""
+        return Counter(self.holder(connection) for connection in self.open)
 
     def one_per_worker(self) -> dict[int, http.client.HTTPConnection]:
         """Open connections until every worker holds one (the kernel picks who accepts)."""
@@ -130,7 +139,7 @@ class Api:
         while len(found) < 2:
             assert time.monotonic() < deadline, f"only workers {sorted(found)} answered: {self.output()}"
             connection, pid = self.connect()
-            if pid in found:  # keep one per worker; a worker still starting accepts nothing yet
+            if pid in found:  # keep one per worker
                 self.open.remove(connection)
                 connection.close()
                 time.sleep(0.02)
@@ -215,6 +224,23 @@ def test_two_workers_answer_and_count_failed_logins_together(api: Api) -> None:
         assert api.request(connection, "POST", "/api/v1/login", right)[0] == 429
 
 
+def test_connections_are_shared_evenly_between_the_workers(api: Api) -> None:
+    """Each new connection goes to the worker holding the fewest: 50 keep-alive connections
+    (a load test, a page of thumbnails) end up 25 and 25, not as the race to accept falls."""
+    for _ in range(50):
+        api.connect()
+    assert sorted(api.held().values()) == [25, 25], api.held()
+    first = api.holder(api.open[0])
+    for connection in [c for c in api.open if api.holder(c) == first][:10]:
+        api.open.remove(connection)
+        connection.close()  # the worker tells the supervisor, which counts it
+    assert sorted(api.held().values()) == [15, 25]
+    time.sleep(0.5)  # for the closes to reach the supervisor
+    for _ in range(10):  # new connections go to the worker that has room (alternating: 20/30)
+        api.connect()
+    assert sorted(api.held().values()) == [25, 25], api.held()
+
+
 def test_sigterm_stops_every_worker_with_status_0(api: Api) -> None:
     workers = api.workers()
     everything = children(api.process.pid)  # the workers and multiprocessing's resource tracker
@@ -238,7 +264,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(api: Api) -> None:
     victim = min(before)
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + START_S
-    while f"Child process [{victim}] died" not in api.output() or len(api.workers() - before) < 1:
+    while f"API worker {victim} died" not in api.output() or len(api.workers() - before) < 1:
         assert time.monotonic() < deadline, api.output()
         time.sleep(0.2)
     (replacement,) = api.workers() - before

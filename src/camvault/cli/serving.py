@@ -2,17 +2,17 @@
 its metrics, the app ``camvault api`` serves, and running it in worker processes
 (``[api] workers``). Imports nothing of the FTP gateway: a worker process serves HTTP only.
 
-One process serves the API from one core. With ``[api] workers`` above 1, uvicorn's own
-supervisor binds the listening socket once and starts that many worker processes (spawned, not
-forked: no thread, lock or connection of the supervisor is copied into them) that accept on
-it. Each worker builds its app with ``worker_app``, opening its own catalog, store and
-accounts connections, and closes them at the app's lifespan shutdown. What the workers share
-lives in files every one of them opens: the catalog, and the accounts file with the failed
-logins the login throttle counts.
+One process serves the API from one core. With ``[api] workers`` above 1, this process binds the
+listening socket, starts that many worker processes (spawned, not forked: no thread, lock or
+connection of the supervisor is copied into them), accepts every connection and hands it to
+the worker with the fewest open connections (``cli.balancer``). Each worker builds its app with
+``worker_app``, opening its own catalog, store and accounts connections, and closes them at the
+app's lifespan shutdown. What the workers share lives in files every one of them opens: the
+catalog, and the accounts file with the failed logins the login throttle counts.
 
 The supervisor stops every worker on SIGINT or SIGTERM and waits for them; a worker that dies
-is logged (``Child process [PID] died``) and replaced; a worker that cannot start stops them
-all. ``serve`` never runs workers: it runs the gateway and the processor threads in its own
+is logged (``API worker PID died``) and replaced; a worker that cannot start stops them all.
+``serve`` never runs workers: it runs the gateway and the processor threads in its own
 process.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager, contextmanager
@@ -131,30 +132,31 @@ def _closing_at_shutdown(lifespan: Lifespan, stack: ExitStack) -> Lifespan:
 
 def serve_workers(config: Config, host: str, port: int, workers: int) -> None:
     """Serve the API from ``workers`` processes on ``host:port`` until SIGINT or SIGTERM, then
-    stop them all. Raises CliError when a worker could not start (its reason is printed above)."""
+    stop them all. This process accepts the connections and hands each to the worker with the
+    fewest open ones (``cli.balancer``). Raises CliError when a worker could not start (its
+    reason is printed above)."""
     import uvicorn
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
+
+    from camvault.cli.balancer import Supervisor, WorkerFailed
 
     if config.path is not None:  # the workers read the same file (and the same environment)
         os.environ[CONFIG_ENV] = str(config.path)
-    # Each worker's event loop (libuv) takes one new connection per wake-up instead of all that
-    # wait, so a burst of connections is shared between the workers rather than taken by one.
-    os.environ["UV_TCP_SINGLE_ACCEPT"] = "1"
-    settings = uvicorn.Config(
-        WORKER_APP,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    settings = uvicorn.Config(WORKER_APP, factory=True, host=host, port=port, log_level="info")
     sock = settings.bind_socket()
     try:
-        supervisor = Multiprocess(settings, sockets=[sock])
-        supervisor.run()
+        sock.listen(settings.backlog)
+        Supervisor(sock, workers, run_worker).run()
+    except WorkerFailed as exc:
+        raise CliError(f"{exc}; the API has stopped") from None
     finally:
         sock.close()
-    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
-        raise CliError("an API worker could not start (see the reason above); the API has stopped")
+
+
+def run_worker(channel: socket.socket) -> None:
+    """One worker process (spawned): uvicorn answering the connections handed over on ``channel``."""
+    import uvicorn
+
+    from camvault.cli.balancer import serve_handed
+
+    settings = uvicorn.Config(WORKER_APP, factory=True, log_level="info", access_log=False)
+    serve_handed(uvicorn.Server(settings), channel)
