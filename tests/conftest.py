@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import MOTO_THREAD_NAME, SESSION_FDS, moto_server
+from tests.support.procs import children
 from tests.support.seaweed import seaweed
 
 __all__ = ["moto_server", "seaweed"]
@@ -75,16 +76,7 @@ def no_leaked_fds(request: pytest.FixtureRequest) -> Iterator[None]:
 def _children() -> set[int]:
     """Live (not zombie) child processes of this test process, but for the session's shared
     SeaweedFS server (started by whichever test first needs it, stopped at session end)."""
-    me = str(os.getpid())
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me and fields[0] != "Z" and not _is_session_server(stat.parent):
-            found.add(int(stat.parent.name))
-    return found
+    return {pid for pid in children(os.getpid()) if not _is_session_server(Path(f"/proc/{pid}"))}
 
 
 def _is_session_server(proc: Path) -> bool:

@@ -27,6 +27,7 @@ from camvault.factory import open_auth
 from camvault.web.routes import PUBLIC_PATHS
 from tests.support.api import ADMIN, ADMIN_SECRET, LOCAL, authenticator, event
 from tests.support.cli import camvault, init_data
+from tests.support.timing import Clock
 
 pytestmark = pytest.mark.functional
 
@@ -39,14 +40,6 @@ BAD_AUTH = [
     {"Authorization": "Bearer "},
     {"Cookie": "camvault_session=forged-session-id"},
 ]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, 12, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

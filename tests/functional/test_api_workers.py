@@ -27,6 +27,7 @@ from uvicorn.config import STARTUP_FAILURE
 from camvault.cli.serving import worker_app
 from camvault.config.loader import ConfigError, load_config
 from tests.support.cli import camvault, camvault_process, init_data, set_key
+from tests.support.procs import children
 
 pytestmark = pytest.mark.functional
 
@@ -39,19 +40,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def children(pid: int) -> set[int]:
-    """Live child processes of ``pid``."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == str(pid) and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
 
 
 def is_worker(pid: int) -> bool:

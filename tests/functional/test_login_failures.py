@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,19 +21,12 @@ from camvault.config.loader import load_config
 from camvault.factory import open_auth
 from tests.support.api import ADMIN_SECRET, authenticator
 from tests.support.cli import init_data
+from tests.support.timing import Clock
 
 pytestmark = pytest.mark.functional
 
 ATTEMPTS = 3
 WINDOW = timedelta(minutes=10)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, 12, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,18 +21,11 @@ from camvault.processor.workers import RetryPolicy, Workers
 from camvault.store.base import ObjectInfo, StoreError
 from camvault.store.local import LocalStore
 from tests.support.media import make_jpeg
+from tests.support.timing import Clock
 
 pytestmark = pytest.mark.functional
 
 KEY = "cams/porch/2025-01-01/Hour-12/snap/image-2025-01-01-12-00-00.jpg"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, 12, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class FlakyStore(LocalStore):

@@ -9,7 +9,7 @@ import hashlib
 import io
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,20 +34,13 @@ from tests.support.ftp import PASSWORDS, gateway_pipeline
 from tests.support.media import make_clip, make_jpeg
 from tests.support.seaweed import SeaweedServer, seaweed
 from tests.support.stores import PassThroughStore
+from tests.support.timing import wait_until
 
 __all__ = ["seaweed"]
 
 pytestmark = pytest.mark.functional
 
 QUICK = UploadPolicy(threads=2, retry_s=0.05, max_retry_s=0.2, poll_s=0.05)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def received_now() -> datetime:

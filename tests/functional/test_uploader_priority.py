@@ -11,23 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from camvault.factory_gateway import open_spool
 from tests.support.ftp import PASSWORDS, Pipeline, gateway_pipeline
+from tests.support.timing import wait_until
 
 pytestmark = pytest.mark.functional
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def priority_of(prefix: str) -> set[int]:
