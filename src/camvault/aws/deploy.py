@@ -293,18 +293,8 @@ class Deployer:
             return None
         key = self.clients.iam.create_access_key(UserName=user)["AccessKey"]
         path = folder / f"gateway-{site}.env"
-        lines = [
-            f"# camvault gateway credential of site {site}, stack {stack.stack_name}:",
-            f"# may only put objects under s3://{stack.bucket}/{stack.prefix}/ (no read, list or delete)",
-            f"AWS_ACCESS_KEY_ID={key['AccessKeyId']}",
-            f"AWS_SECRET_ACCESS_KEY={key['SecretAccessKey']}",
-            f"CAMVAULT_STORAGE_URL=s3://{stack.bucket}/{stack.prefix}",
-            f"CAMVAULT_STORAGE_REGION={self.clients.s3.meta.region_name}",
-            "CAMVAULT_STORAGE_CHECKSUM=when_supported",
-            "CAMVAULT_GATEWAY_STORE_ACCESS=put-only",  # the credential cannot read uploads back
-            "CAMVAULT_PROCESSOR_LOCAL=false",  # the bucket notifies the stack's processor, not this machine
-        ]
-        _write_private(path, "\n".join(lines) + "\n")
+        region = self.clients.s3.meta.region_name
+        _write_private(path, stack.gateway_env(site, key["AccessKeyId"], key["SecretAccessKey"], region))
         self._say(f"site {site}: new access key {key['AccessKeyId']}, credentials in {path} (keep it secret)")
         return path
 

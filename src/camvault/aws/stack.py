@@ -57,6 +57,22 @@ class StackSettings:
     def gateway_user(self, site: str) -> str:
         return f"{self.stack_name}-gateway-{site}"
 
+    def gateway_env(self, site: str, key_id: str, secret: str, region: str) -> str:
+        """The ``gateway-SITE.env`` file of a site's gateway: its put-only credential and the
+        settings that go with it."""
+        lines = [
+            f"# camvault gateway credential of site {site}, stack {self.stack_name}:",
+            f"# may only put objects under s3://{self.bucket}/{self.prefix}/ (no read, list or delete)",
+            f"AWS_ACCESS_KEY_ID={key_id}",
+            f"AWS_SECRET_ACCESS_KEY={secret}",
+            f"CAMVAULT_STORAGE_URL=s3://{self.bucket}/{self.prefix}",
+            f"CAMVAULT_STORAGE_REGION={region}",
+            "CAMVAULT_STORAGE_CHECKSUM=when_supported",
+            "CAMVAULT_GATEWAY_STORE_ACCESS=put-only",  # the credential cannot read uploads back
+            "CAMVAULT_PROCESSOR_LOCAL=false",  # the bucket notifies the stack's processor, not this machine
+        ]
+        return "\n".join(lines) + "\n"
+
     def environment(self) -> dict[str, str]:
         """The settings both Lambda functions read (``camvault.config.loader`` reads them)."""
         return {
