@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.catalog_build import cached_catalog
+from bench.procfs import cpu_model, cpu_seconds
 
 from camvault.api.events import page_body
 from camvault.catalog.base import EventQuery, Position, encode_cursor, page_reader
@@ -155,7 +156,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time the server has used so far (user + system), its worker processes included
         (those still running: measure between two reads while they all run)."""
-        return sum(_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
+        return sum(cpu_seconds(pid) for pid in _process_tree(self.process.pid))
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -275,14 +276,9 @@ async def _read_response(reader: asyncio.StreamReader) -> None:
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     load = os.getloadavg()[0]
     return (
-        f"{cpu}, {os.cpu_count()} cores (load average {load:.1f} at start), Python "
+        f"{cpu_model()}, {os.cpu_count()} cores (load average {load:.1f} at start), Python "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
@@ -312,11 +308,6 @@ def _process_tree(pid: int) -> list[int]:
         children = Path(f"/proc/{current}/task/{current}/children")
         waiting.extend(int(child) for child in children.read_text().split())
     return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+# run as a script, bench/ is on sys.path but its parent (the package root) is not
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.procfs import cpu_model, cpu_seconds
+
 PASSWORD = secrets.token_urlsafe(16)  # a throwaway camera in a temporary data folder
 MB = 1 << 20
 
@@ -196,12 +200,6 @@ def upload_many(server: Server, client: int, files: int, payload: bytes, start: 
             ftp.storbinary(f"STOR {name}", io.BytesIO(payload), blocksize=64 * 1024)
 
 
-def cpu_seconds(pid: int) -> float:
-    """A process's CPU time so far: user + system, all its threads (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def concurrent_snapshots(server: Server, clients: int, files: int, size: int, round_: int) -> Result:
     payload = os.urandom(size)
     start = time.time() + 2.0  # every client logged in and waiting before the clock starts
@@ -308,7 +306,7 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]], memory: d
     big, ref_big = results[f"large {gateway}"], results["large vsftpd"]
     many, ref_many = results[f"snapshots {gateway}"], results["snapshots vsftpd"]
     print()
-    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.machine()}, {_cpu()}, "
+    print(f"machine: {platform.node()}, {os.cpu_count()} CPUs, {platform.machine()}, {cpu_model()}, "
           f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
           f"{args.rounds} rounds, servers alternating; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print("each cell: median (lowest–highest) over the rounds; ratio: per round, same round")
@@ -339,13 +337,6 @@ def _cell(values: list[float], unit: str, digits: int = 0) -> str:
     ordered = sorted(values)
     low, median, high = ordered[0], statistics.median(ordered), ordered[-1]
     return f"{median:.{digits}f} {unit} ({low:.{digits}f}–{high:.{digits}f})"
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

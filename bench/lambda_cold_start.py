@@ -25,6 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# run as a script, bench/ is on sys.path but its parent (the package root) is not
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.procfs import cpu_model
+
 CHILD = """
 import json, sys, time
 started = time.perf_counter()
@@ -70,16 +74,6 @@ def bare_start() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=60)
     return time.perf_counter() - started
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def summary(samples: list[float]) -> dict[str, float]:
