@@ -102,14 +102,14 @@ class Supervisor:
         while not self._stopping and not all(worker.ready for worker in self.workers):
             if time.monotonic() > deadline:
                 raise WorkerFailed(f"an API worker did not start within {STARTUP_S:g} s")
-            self._step(timeout=0.5, starting=True)
+            self._step(timeout=0.5)
 
-    def _step(self, timeout: float = 1.0, *, starting: bool = False) -> None:
+    def _step(self, timeout: float = 1.0) -> None:
         for key, _ in self._selector.select(timeout):
             if key.data == "accept":
                 self._accept()
             elif key.data != "wake":
-                self._hear(key.data, starting=starting)
+                self._hear(key.data)
             else:
                 _drain(key.fileobj)  # type: ignore[arg-type]
 
@@ -137,7 +137,7 @@ class Supervisor:
             return
         log.warning("no API worker could take a connection; it was closed")
 
-    def _hear(self, worker: _Worker, *, starting: bool) -> None:
+    def _hear(self, worker: _Worker) -> None:
         try:
             message = worker.channel.recv(4096)
         except OSError:
@@ -146,17 +146,17 @@ class Supervisor:
             worker.ready = worker.ready or message.startswith(READY)
             worker.open = max(0, worker.open - message.count(CLOSED))
             return
-        self._replace(worker, starting=starting)
+        self._replace(worker)
 
-    def _replace(self, worker: _Worker, *, starting: bool) -> None:
-        """``worker`` has gone: during start-up that stops the API, later another one starts."""
+    def _replace(self, worker: _Worker) -> None:
+        """``worker`` has gone: one that never started stops the API, any other is replaced."""
         self._selector.unregister(worker.channel)
         worker.channel.close()
         worker.process.join(timeout=STOP_S)
         self.workers.remove(worker)
         if self._stopping:
             return
-        if starting or not worker.ready:
+        if not worker.ready:
             raise WorkerFailed(f"API worker {worker.process.pid} could not start (see the reason above)")
         log.warning(
             "API worker %s died (exit status %s); starting another",
