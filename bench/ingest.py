@@ -104,13 +104,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextlib.contextmanager
-def vsftpd(folder: Path) -> Iterator[Server]:
+def vsftpd(folder: Path, passive_ports: tuple[int, int] | None = None) -> Iterator[Server]:
     binary = shutil.which("vsftpd") or "/usr/sbin/vsftpd"
     root, empty = folder / "upload", folder / "empty"
     root.mkdir(mode=0o700)
     empty.mkdir(mode=0o755)
     port = free_port()
-    low, high = passive_range()
+    low, high = passive_ports or passive_range()
     config = folder / "vsftpd.conf"
     config.write_text(
         "\n".join(
