@@ -5,6 +5,7 @@ without that shortcut gets the same text through ``page_reader``."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from camvault import sqlitedb
+from camvault.catalog import sqlite_schema
 from camvault.catalog.base import EventQuery, JSONPage, JSONPages, page_reader
 from camvault.catalog.sqlite import SQLiteCatalog
 from camvault.domain.model import CatalogEvent, MediaInfo
@@ -104,6 +107,48 @@ def test_pages_follow_the_same_cursors(catalog: SQLiteCatalog) -> None:
             if cursor is None:
                 break
         assert sorted(seen) == [f"e{second:02d}" for second in range(23)]
+
+
+def test_an_event_written_again_reads_as_written(catalog: SQLiteCatalog) -> None:
+    """Each row keeps its event object (``doc``): a re-delivered or changed event rewrites it."""
+    first = make_event("e-again", T0)
+    catalog.put(first)
+    catalog.put(make_event("e-later", T0 + timedelta(seconds=5)))
+    changed = replace(
+        first,
+        keep=True,
+        problem="thumbnail failed",
+        small_key="cams/porch/small.mp4",
+        media=MediaInfo(duration=4.5, width=640, height=360, video_codec="h264"),
+        extra={"capture_note": "camera clock was off"},
+    )
+    catalog.put(changed)
+    fast, slow = both_ways(catalog, EventQuery(limit=50))
+    assert fast == slow
+    again = next(item for item in fast if item["id"] == "e-again")
+    assert again["keep"] is True and again["problem"] == "thumbnail failed"
+    assert again["media"]["width"] == 640 and again["capture_note"] == "camera clock was off"
+
+
+def test_a_catalog_from_before_stored_event_objects_gets_them_on_open(tmp_path: Path) -> None:
+    """A catalog of schema version 2 is migrated when it opens: every event it held reads the
+    same both ways, and events written afterwards too."""
+    path = tmp_path / "catalog.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    sqlitedb.migrate(old, sqlite_schema.MIGRATIONS[:2], "catalog")
+    for event in awkward_events():
+        old.execute(sqlite_schema.UPSERT_SQL, sqlite_schema.event_to_row(event))
+    old.close()
+    with SQLiteCatalog(path) as catalog:
+        catalog.put(make_event("e-new", T0 + timedelta(hours=1)))
+        for newest_first in (True, False):
+            fast, slow = both_ways(catalog, EventQuery(newest_first=newest_first, limit=50))
+            assert fast == slow
+            assert len(fast) == len(awkward_events()) + 1
+    migrated = sqlite3.connect(path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
+    assert migrated.execute("SELECT count(*) FROM events WHERE doc IS NULL").fetchone()[0] == 0
+    migrated.close()
 
 
 class PlainCatalog:

@@ -1,7 +1,8 @@
 """The HTTP app: assembles the API routers, the web pages and the middleware around them.
 
 Outermost first: security headers on every response, the Host-header check (DNS rebinding),
-then ``AuthMiddleware``, which refuses every non-public path without a valid login or token.
+then ``AuthMiddleware``, which refuses every non-public path without a valid login or token,
+then ``ExactPath``, which hands the web app's hot route (``GET /events``) to its endpoint directly.
 Routes get their collaborators (catalog, store, authenticator) passed in; nothing here reads
 settings or opens a database. Bad parameters are answered 400 with a message, never 500.
 """
@@ -21,7 +22,7 @@ from camvault import __version__
 from camvault.accounts.auth_base import Authenticator
 from camvault.api import API
 from camvault.api.auth import PUBLIC_API, AuthMiddleware, auth_router, is_authenticated
-from camvault.api.events import events_router
+from camvault.api.events import EventsPage, ExactPath, events_router
 from camvault.api.incidents import incident_routes
 from camvault.api.keep import keep_routes
 from camvault.api.media import media_router
@@ -66,7 +67,8 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     app.include_router(auth_router(auth))
-    app.include_router(events_router(catalog, registered, clock))
+    events_page = EventsPage(catalog, clock)
+    app.include_router(events_router(catalog, registered, clock, events_page))
     app.include_router(media_router(catalog, store))
     app.include_router(incident_routes(catalog, clock))
     if store is not None:  # marking keep writes a marker object into the store
@@ -75,6 +77,7 @@ def create_app(
     # Routers included here are covered by AuthMiddleware unchanged.
     public = PUBLIC_API | _mount_web(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(ExactPath, path=f"{API}/events", endpoint=events_page)  # after auth
     app.add_middleware(AuthMiddleware, auth=auth, public=public)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(SecurityHeadersMiddleware)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from camvault.api import API
 from camvault.api.listing import listing_parameters, parse_listing
@@ -43,11 +44,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such even
 
 
 def events_router(
-    catalog: Catalog, registered: Callable[[], Iterable[str]] | None, clock: Clock = utcnow
+    catalog: Catalog,
+    registered: Callable[[], Iterable[str]] | None,
+    clock: Clock = utcnow,
+    page: EventsPage | None = None,
 ) -> APIRouter:
     """``/cameras``, ``/events`` and ``/events/{id}``. ``registered`` names the cameras known to
     this site, so a camera that has not uploaded yet is listed too (with no events); ``clock``
-    says what ``date=today`` means (in the viewer's ``tz``)."""
+    says what ``date=today`` means (in the viewer's ``tz``). ``page`` answers ``GET /events``
+    (by default one over ``catalog``); the app also calls it ahead of its router."""
     router = APIRouter(prefix=API, tags=["events"])
 
     @router.get("/cameras")
@@ -57,7 +62,7 @@ def events_router(
             summaries.setdefault(name, CameraSummary(name, 0, 0, 0, None))
         return {"cameras": [_camera_json(summaries[name]) for name in sorted(summaries)]}
 
-    page = EventsPage(catalog, clock)
+    page = page or EventsPage(catalog, clock)
     # The hot route of the web app, answered as a plain ASGI endpoint (registered first, so it
     # matches first): FastAPI's request handling would cost about as much as the page itself.
     # The FastAPI route below publishes the same endpoint in OpenAPI and answers the same way.
@@ -99,8 +104,34 @@ class EventsPage:
         return Response(page_body(page), media_type="application/json")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.response(Request(scope, receive))
+        try:
+            response = await self.response(Request(scope, receive))
+        except HTTPException as exc:  # answered as FastAPI's handler would: also called outside it
+            response = JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         await response(scope, receive, send)
+
+
+class ExactPath:
+    """ASGI middleware: ``GET`` and ``HEAD`` of exactly ``path`` go straight to ``endpoint``;
+    everything else to the app. Matching a request against every route of FastAPI's router costs
+    about as much as a page of events from SQLite, so the app's hot route skips it. It sits inside
+    ``AuthMiddleware``: the request is authenticated before it gets here."""
+
+    def __init__(self, app: ASGIApp, *, path: str, endpoint: ASGIApp) -> None:
+        self.app = app
+        self.path = path
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.path
+            and scope["method"] in ("GET", "HEAD")
+            and not scope.get("root_path")  # mounted under a prefix: the router knows the way
+        ):
+            await self.endpoint(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _camera_json(summary: CameraSummary) -> dict[str, Any]:

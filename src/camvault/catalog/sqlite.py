@@ -44,7 +44,6 @@ from camvault.catalog.base import (
     JSONPage,
     encode_cursor,
 )
-from camvault.catalog.sqlite_json import PAGE_COLUMNS
 from camvault.domain.incidents import DEFAULT_GAP, IncidentDetail
 from camvault.domain.model import CatalogEvent
 
@@ -139,8 +138,8 @@ class SQLiteCatalog:
 
     def query_json(self, query: EventQuery) -> JSONPage:
         """The page ``query`` would give, each event already in the API's JSON (built by SQLite)."""
-        rows, cursor = self._page(query, PAGE_COLUMNS)
-        return JSONPage("[" + ",".join(row["event_json"] for row in rows) + "]", cursor)
+        rows, cursor = self._page(query, schema.PAGE_COLUMNS)
+        return JSONPage("[" + ",".join([row[0] for row in rows]) + "]", cursor)
 
     def _page(self, query: EventQuery, columns: str) -> tuple[list[Any], str | None]:
         """The rows (``columns``) of one page, and the cursor of the next page, if any."""

@@ -1,14 +1,22 @@
-"""The API's event object, built by SQLite itself for a page of events.
+"""The API's event object, built by SQLite: stored with each event, finished for a page.
 
 A page of 50 events turned into ``CatalogEvent`` objects and then into JSON costs about 1 ms
-of Python; SQLite's ``json_object`` builds the same text in C for a fraction of that (see
-docs/benchmarks.md). ``EVENT_JSON`` must give exactly ``row_to_event(row).to_json()``: the
-contract test in tests/functional/test_catalog_json.py compares the two on awkward events.
+of Python; SQLite's ``json_object`` builds the same text in C for a fraction of that, and
+reading it ready-made from a column costs less again (see docs/benchmarks.md). So each row
+keeps its event object in ``doc``, written by triggers whenever the row is written (schema
+version 3, ``camvault.catalog.sqlite_schema``), and a page only adds ``incident_id``, which
+depends on the events before it and is found when the page is read.
+
+``EVENT_DOC`` plus ``incident_id`` must give exactly ``row_to_event(row).to_json()``: the
+contract tests in tests/functional/test_catalog_json.py compare the two on awkward events.
+The text of ``EVENT_DOC`` is part of an applied migration: a change to it needs a new
+migration that recreates the triggers and rewrites ``doc`` (see ``MIGRATIONS``).
+
+This module imports nothing of the schema, which builds its triggers from it.
 """
 
 from __future__ import annotations
 
-from camvault.catalog import sqlite_schema as schema
 from camvault.domain.model import DURATION_DIGITS
 
 
@@ -29,8 +37,9 @@ _MEDIA = (
     "'video_codec', video_codec) END"
 )
 
-# The keys and their order are those of ``CatalogEvent.to_json``.
-EVENT_JSON = (
+# The event object of the row, every key of ``CatalogEvent.to_json`` but the last,
+# ``incident_id``, in the same order.
+EVENT_DOC = (
     "json_object("
     "'id', id, 'camera', camera, 'kind', kind, "
     f"'capture_time', {_instant('capture_ms')}, "
@@ -43,11 +52,13 @@ EVENT_JSON = (
     "'problem', problem, "
     "'capture_source', extra -> '$.capture_source', "
     "'capture_note', extra -> '$.capture_note', "
-    f"'keep', {_flag('keep')}, "
-    # an event that starts an incident names it; only the others look back for their start
-    f"'incident_id', CASE WHEN starts_incident THEN id ELSE {schema.incident_of('events')} END"
+    f"'keep', {_flag('keep')}"
     ")"
 )
 
-# A page row: the event's JSON text, then what its cursor is made of (``last_position``).
-PAGE_COLUMNS = f"{EVENT_JSON} AS event_json, capture_ms, id"
+
+def event_json(incident_id: str) -> str:
+    """The whole event object of the row: its ``doc`` with ``incident_id`` (the SQL expression
+    ``incident_id``) added as the last key. ``doc`` always ends with the ``}`` of its object;
+    ``length`` and ``substr`` both count characters, so any text in it is kept whole."""
+    return f"substr(doc, 1, length(doc) - 1) || ',\"incident_id\":' || json_quote({incident_id}) || '}}'"
