@@ -9,6 +9,7 @@ settings or opens a database. Bad parameters are answered 400 with a message, ne
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -32,6 +33,13 @@ from camvault.catalog.base import Catalog
 from camvault.clock import Clock, utcnow
 from camvault.store.base import ObjectStore
 
+# camvault sends nothing anywhere: FastAPI's own OpenTelemetry hooks (FastAPI 0.16x and later)
+# stay off; when on they also cost a look at the global providers on every request.
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 ANY_HOST = ("*",)
 
@@ -56,6 +64,7 @@ def create_app(
         openapi_url=f"{API}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        **_NO_TELEMETRY,
     )
 
     @app.exception_handler(RequestValidationError)

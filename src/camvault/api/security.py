@@ -6,7 +6,6 @@ content sniffing and referrer leaks. Never looks at the request.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -33,6 +32,10 @@ SECURITY_HEADERS = {
 }
 
 
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_NAMES = frozenset(name for name, _ in _RAW_HEADERS)
+
+
 class SecurityHeadersMiddleware:
     """Adds ``SECURITY_HEADERS`` to every HTTP response that passes through."""
 
@@ -46,9 +49,9 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                # these replace any a route set itself; one pass over the raw list
+                kept = [pair for pair in message.get("headers", ()) if pair[0].lower() not in _NAMES]
+                message["headers"] = kept + _RAW_HEADERS
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
