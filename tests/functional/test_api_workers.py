@@ -28,6 +28,7 @@ from camvault.cli.serving import worker_app
 from camvault.config.loader import ConfigError, load_config
 from tests.support.cli import camvault, camvault_process, init_data, set_key
 from tests.support.procs import children
+from tests.support.timing import wait_until
 
 pytestmark = pytest.mark.functional
 
@@ -229,6 +230,59 @@ def test_connections_are_shared_evenly_between_the_workers(api: Api) -> None:
     assert sorted(api.held().values()) == [25, 25], api.held()
 
 
+def test_connections_closed_together_are_counted_at_once(api: Api) -> None:
+    """A load test that ends and starts again closes 50 connections and opens 50 new ones within
+    milliseconds, before a busy worker has noticed its closes. The supervisor sees each close
+    itself, so the new ones still split 25/25. (Counting from the workers' reports alone sent
+    them all to the worker that had reported, a little more each round.)"""
+    for _ in range(50):
+        api.connect()
+    assert sorted(api.held().values()) == [25, 25], api.held()
+    busy = api.holder(api.open[0])
+    os.kill(busy, signal.SIGSTOP)  # a worker too busy to notice its connections closing
+    try:
+        for connection in api.open:
+            connection.close()
+        api.open.clear()
+        time.sleep(0.3)
+        for _ in range(50):
+            connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=20)
+            connection.connect()  # no request yet: the stopped worker would not answer
+            api.open.append(connection)
+        time.sleep(0.3)  # for the supervisor to hand them all over
+    finally:
+        os.kill(busy, signal.SIGCONT)
+    wait_until(lambda: all_held(api))
+    assert sorted(api.held().values()) == [25, 25], api.held()
+    assert all(api.request(connection, "GET", "/api/v1/healthz")[0] == 200 for connection in api.open)
+
+
+def all_held(api: Api) -> bool:
+    """Whether every open connection of the test has been adopted by a worker."""
+    try:
+        api.held()
+    except AssertionError:  # a worker has not taken its copy yet
+        return False
+    return True
+
+
+def test_a_connection_the_worker_closes_ends_for_the_client(api: Api) -> None:
+    """The supervisor keeps a copy of every connection it hands over; when the worker closes one
+    (``Connection: close``, its keep-alive timeout, shutdown), the client must still see the end."""
+    connection, _ = api.connect()
+    connection.request("GET", "/api/v1/healthz", headers={"Connection": "close"})
+    response = connection.getresponse()
+    assert response.status == 200
+    response.read()
+    sock = socket.create_connection(("127.0.0.1", api.port), timeout=5)
+    with sock:
+        sock.sendall(b"GET /api/v1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # ends (b"") only when the server side is closed
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200"), received
+
+
 def test_sigterm_stops_every_worker_with_status_0(api: Api) -> None:
     workers = api.workers()
     everything = children(api.process.pid)  # the workers and multiprocessing's resource tracker
@@ -249,7 +303,10 @@ def test_sigterm_stops_every_worker_with_status_0(api: Api) -> None:
 
 def test_a_worker_that_dies_is_reported_and_replaced(api: Api) -> None:
     before = api.workers()
+    by_worker = api.one_per_worker()
     victim = min(before)
+    held = [by_worker[victim]]  # the victim's connections end with it, not hang
+    api.open.remove(held[0])
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + START_S
     while f"API worker {victim} died" not in api.output() or len(api.workers() - before) < 1:
@@ -257,6 +314,7 @@ def test_a_worker_that_dies_is_reported_and_replaced(api: Api) -> None:
         time.sleep(0.2)
     (replacement,) = api.workers() - before
     assert set(api.one_per_worker()) == before - {victim} | {replacement}  # both answer again
+    assert all(connection.sock.recv(1) == b"" for connection in held)  # they ended with it
     assert api.stop(signal.SIGINT) == 0
 
 

@@ -4,9 +4,18 @@ When every worker accepts on the shared listening socket, a connection stays wit
 that won the race, and connections opened together split unevenly (31/19 of 50 over two
 workers); the worker holding more answers each of them later (see docs/benchmarks.md). Here
 the supervisor accepts every connection itself and hands it (its file descriptor, over a Unix
-socket pair) to the worker holding the fewest open connections; each worker says when one of
-its connections closes. The workers are fresh interpreters (spawned, not forked) that build
-their app with ``serving.worker_app`` and answer with uvicorn on the connections handed to them.
+socket pair) to the worker holding the fewest open connections.
+
+How many a worker holds must be known at once: a load test that ends and starts again closes
+50 connections and opens 50 new ones within milliseconds, before a busy worker's loop has even
+noticed the closes, and counts taken from the workers' reports alone then sent most of the new
+ones to one worker, a little more each round (50/0 after five rounds). So the supervisor keeps
+its own copy of every connection it handed over, and the kernel tells it (``EPOLLRDHUP``) the
+moment the client closes one; a worker that closes a connection itself says which, and the
+supervisor closes its copy then (until it does, the client does not see the close).
+
+The workers are fresh interpreters (spawned, not forked) that build their app with
+``serving.worker_app`` and answer with uvicorn on the connections handed to them.
 
 A worker that dies is reported and replaced; one that cannot start stops them all. SIGINT or
 SIGTERM stops accepting, then stops every worker (uvicorn finishes the requests in flight).
@@ -16,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
+import select
 import selectors
 import signal
 import socket
@@ -27,7 +38,8 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-READY, CLOSED, TAKE = b"R", b"-", b"+"
+READY, CLOSED, TAKE = b"R", b"-", b"+"  # CLOSED and TAKE are followed by the connection's id
+MESSAGE_BYTES = 64
 STARTUP_S = 120.0  # a worker that has not started by then is reported and the API stops
 STOP_S = 30.0  # a worker still running this long after SIGTERM is killed
 log = logging.getLogger("camvault.api")
@@ -41,8 +53,13 @@ class WorkerFailed(Exception):
 class _Worker:
     process: BaseProcess
     channel: socket.socket  # the supervisor's end
-    open: int = 0
     ready: bool = False
+    connections: dict[bytes, socket.socket] = field(default_factory=dict)
+    """The supervisor's copies of the connections this worker holds, by the id sent with each."""
+
+    @property
+    def open(self) -> int:
+        return len(self.connections)
 
 
 @dataclass
@@ -55,6 +72,10 @@ class Supervisor:
     target: Callable[[socket.socket], None]
     workers: list[_Worker] = field(default_factory=list)
     _selector: selectors.BaseSelector = field(default_factory=selectors.DefaultSelector)
+    _hangups: select.epoll = field(default_factory=select.epoll)
+    """Reports a connection the client closed (``EPOLLRDHUP``), by file descriptor."""
+    _watched: dict[int, tuple[_Worker, bytes]] = field(default_factory=dict)
+    _handed: int = 0
     _stopping: bool = False
 
     def run(self) -> None:
@@ -66,6 +87,7 @@ class Supervisor:
         previous_wakeup = signal.set_wakeup_fd(wake_write.fileno())
         try:
             self._selector.register(wake_read, selectors.EVENT_READ, "wake")
+            self._selector.register(self._hangups.fileno(), selectors.EVENT_READ, "hangup")
             for _ in range(self.count):
                 self._start_worker()
             self._wait_until_ready()
@@ -79,6 +101,7 @@ class Supervisor:
                 signal.signal(sig, handler)
             self._stop_workers()
             self._selector.close()
+            self._hangups.close()
             wake_read.close()
             wake_write.close()
 
@@ -108,6 +131,8 @@ class Supervisor:
         for key, _ in self._selector.select(timeout):
             if key.data == "accept":
                 self._accept()
+            elif key.data == "hangup":
+                self._hung_up()
             elif key.data != "wake":
                 self._hear(key.data)
             else:
@@ -123,35 +148,58 @@ class Supervisor:
                 log.warning("could not accept a connection: %s", exc)
                 time.sleep(0.1)
                 return
-            with connection:
-                self._hand_over(connection)
+            self._hand_over(connection)
 
     def _hand_over(self, connection: socket.socket) -> None:
-        """Give ``connection`` to the least busy worker (the supervisor's copy is then closed)."""
+        """Give ``connection`` to the least busy worker, keeping a copy to watch for its close."""
+        self._handed += 1
+        name = str(self._handed).encode()
         for worker in sorted(self.workers, key=lambda worker: worker.open):
             try:
-                socket.send_fds(worker.channel, [TAKE], [connection.fileno()])
+                socket.send_fds(worker.channel, [TAKE + name], [connection.fileno()])
             except OSError:
                 continue  # that worker is gone; its exit is handled when its channel closes
-            worker.open += 1
+            worker.connections[name] = connection
+            self._watched[connection.fileno()] = (worker, name)
+            self._hangups.register(connection.fileno(), select.EPOLLRDHUP)
             return
+        connection.close()
         log.warning("no API worker could take a connection; it was closed")
+
+    def _hung_up(self) -> None:
+        """Forget the connections whose client has closed them (the worker closes its own)."""
+        for fd, _ in self._hangups.poll(0):
+            if fd in self._watched:
+                self._forget(*self._watched[fd])
+
+    def _forget(self, worker: _Worker, name: bytes) -> None:
+        """Close the supervisor's copy of a connection (unwatched first: epoll keeps watching a
+        connection whose copy is closed while the worker still holds it)."""
+        connection = worker.connections.pop(name, None)
+        if connection is None:  # already forgotten: the client and the worker both closed it
+            return
+        self._hangups.unregister(connection)
+        del self._watched[connection.fileno()]
+        connection.close()
 
     def _hear(self, worker: _Worker) -> None:
         try:
             message = worker.channel.recv(4096)
         except OSError:
             message = b""
-        if message:
+        if message.startswith(CLOSED):
+            self._forget(worker, message[len(CLOSED) :])
+        elif message:
             worker.ready = worker.ready or message.startswith(READY)
-            worker.open = max(0, worker.open - message.count(CLOSED))
-            return
-        self._replace(worker)
+        else:
+            self._replace(worker)
 
     def _replace(self, worker: _Worker) -> None:
         """``worker`` has gone: one that never started stops the API, any other is replaced."""
         self._selector.unregister(worker.channel)
         worker.channel.close()
+        for name in list(worker.connections):  # its clients must see their connections end
+            self._forget(worker, name)
         worker.process.join(timeout=STOP_S)
         self.workers.remove(worker)
         if self._stopping:
@@ -175,6 +223,8 @@ class Supervisor:
                 worker.process.kill()
                 worker.process.join()
             worker.channel.close()
+            for name in list(worker.connections):
+                self._forget(worker, name)
         self.workers.clear()
 
 
@@ -223,7 +273,7 @@ class _Handed:
 
     def take(self) -> None:
         try:
-            message, fds, _, _ = socket.recv_fds(self.channel, 16, 16)
+            message, fds, _, _ = socket.recv_fds(self.channel, MESSAGE_BYTES, 1)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -232,14 +282,17 @@ class _Handed:
             self.loop.remove_reader(self.channel.fileno())
             self.server.should_exit = True
             return
-        for fd in fds:
-            adopt = self.loop.connect_accepted_socket(self.protocol, socket.socket(fileno=fd))
+        name = message[len(TAKE) :]
+        for fd in fds:  # one per message
+            made = functools.partial(self.protocol, name)
+            adopt = self.loop.connect_accepted_socket(made, socket.socket(fileno=fd))
             task = self.loop.create_task(adopt)
             self.adopting.add(task)
             task.add_done_callback(self.adopting.discard)
 
-    def protocol(self) -> asyncio.Protocol:
-        """uvicorn's HTTP protocol for one connection, as its own server would make it."""
+    def protocol(self, name: bytes) -> asyncio.Protocol:
+        """uvicorn's HTTP protocol for the connection ``name``, as its own server would make it;
+        when the connection closes, the supervisor hears which."""
         config = self.server.config
         made: Any = config.http_protocol_class(
             config=config, server_state=self.server.server_state, app_state=self.server.lifespan.state
@@ -249,7 +302,7 @@ class _Handed:
         def connection_lost(exc: Exception | None) -> None:
             lost(exc)
             with contextlib.suppress(OSError):  # the supervisor has gone: the server is stopping
-                self.channel.send(CLOSED)
+                self.channel.send(CLOSED + name)
 
         made.connection_lost = connection_lost
         return made  # type: ignore[no-any-return]
