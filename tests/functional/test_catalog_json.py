@@ -5,6 +5,7 @@ without that shortcut gets the same text through ``page_reader``."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -130,9 +131,12 @@ def test_an_event_written_again_reads_as_written(catalog: SQLiteCatalog) -> None
     assert again["media"]["width"] == 640 and again["capture_note"] == "camera clock was off"
 
 
-def test_a_catalog_from_before_stored_event_objects_gets_them_on_open(tmp_path: Path) -> None:
-    """A catalog of schema version 2 is migrated when it opens: every event it held reads the
-    same both ways, and events written afterwards too."""
+def test_a_catalog_from_before_stored_event_objects_gets_them_on_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A catalog of schema version 2 is migrated when it opens, saying so (it takes a while on a
+    large one): every event it held reads the same both ways, and events written afterwards too."""
+    caplog.set_level(logging.INFO, logger="camvault.catalog")
     path = tmp_path / "catalog.db"
     old = sqlite3.connect(path, isolation_level=None)
     sqlitedb.migrate(old, sqlite_schema.MIGRATIONS[:2], "catalog")
@@ -145,6 +149,7 @@ def test_a_catalog_from_before_stored_event_objects_gets_them_on_open(tmp_path: 
             fast, slow = both_ways(catalog, EventQuery(newest_first=newest_first, limit=50))
             assert fast == slow
             assert len(fast) == len(awkward_events()) + 1
+    assert "upgrading the catalog from schema 2 to 3" in caplog.text
     migrated = sqlite3.connect(path)
     assert migrated.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
     assert migrated.execute("SELECT count(*) FROM events WHERE doc IS NULL").fetchone()[0] == 0
