@@ -120,8 +120,7 @@ _V2 = (
 
 # Version 3: each row keeps its event object as JSON text in ``doc`` (camvault.catalog.sqlite_json),
 # so a page of events is read, not built. Triggers write it whenever a column it shows is
-# written; the migration writes it for the rows already there (about 16 s per million events on
-# the bench machine of docs/benchmarks.md).
+# written; the migration writes it for the rows already there, saying so first (``UPGRADING``).
 _DOC_SHOWS = (  # the columns EVENT_DOC reads
     "id, camera, kind, capture_ms, key, size, content_type, has_media, duration, width, height, "
     "video_codec, playable, thumbnail_key, small_key, clock_skew, received_ms, problem, extra, keep"
@@ -142,6 +141,7 @@ _V3 = (
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+UPGRADING = "upgrading the catalog from schema %d to %d: every event is rewritten once (~16 s per million)"
 SCHEMA_VERSION = len(MIGRATIONS)
 
 COLUMNS: tuple[str, ...] = (
@@ -242,12 +242,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     """
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if 0 < found < SCHEMA_VERSION:  # say why opening an older catalog takes a while
-        log.info(
-            "upgrading the catalog from schema %d to %d: every event is rewritten once "
-            "(about 16 s per million events on a 2-core VM, longer on a Raspberry Pi)",
-            found,
-            SCHEMA_VERSION,
-        )
+        log.info(UPGRADING, found, SCHEMA_VERSION)
     try:
         return sqlitedb.migrate(conn, MIGRATIONS, "catalog")
     except sqlitedb.NewerSchema as exc:
