@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from camvault.api import API
@@ -52,7 +51,7 @@ def events_router(
     """``/cameras``, ``/events`` and ``/events/{id}``. ``registered`` names the cameras known to
     this site, so a camera that has not uploaded yet is listed too (with no events); ``clock``
     says what ``date=today`` means (in the viewer's ``tz``). ``page`` answers ``GET /events``
-    (by default one over ``catalog``); the app also calls it ahead of its router."""
+    (by default one over ``catalog``); the app also hands it that route ahead of its router."""
     router = APIRouter(prefix=API, tags=["events"])
 
     @router.get("/cameras")
@@ -63,10 +62,8 @@ def events_router(
         return {"cameras": [_camera_json(summaries[name]) for name in sorted(summaries)]}
 
     page = page or EventsPage(catalog, clock)
-    # The hot route of the web app, answered as a plain ASGI endpoint (registered first, so it
-    # matches first): FastAPI's request handling would cost about as much as the page itself.
-    # The FastAPI route below publishes the same endpoint in OpenAPI and answers the same way.
-    router.routes.append(Route(f"{API}/events", page, methods=["GET", "HEAD"], include_in_schema=False))
+    # The hot route of the web app: this route publishes it in OpenAPI (and answers it where the
+    # router is used without create_app); in the app ``ExactPath`` hands it to ``page`` first.
 
     @router.get(
         "/events",
@@ -125,9 +122,8 @@ class ExactPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and scope["path"] == self.path
+            and scope["path"] == scope.get("root_path", "") + self.path  # as Starlette routes
             and scope["method"] in ("GET", "HEAD")
-            and not scope.get("root_path")  # mounted under a prefix: the router knows the way
         ):
             await self.endpoint(scope, receive, send)
             return
