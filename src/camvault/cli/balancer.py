@@ -182,6 +182,10 @@ class Supervisor:
         del self._watched[connection.fileno()]
         connection.close()
 
+    def _forget_all(self, worker: _Worker) -> None:
+        for name in list(worker.connections):
+            self._forget(worker, name)
+
     def _hear(self, worker: _Worker) -> None:
         try:
             message = worker.channel.recv(4096)
@@ -198,8 +202,7 @@ class Supervisor:
         """``worker`` has gone: one that never started stops the API, any other is replaced."""
         self._selector.unregister(worker.channel)
         worker.channel.close()
-        for name in list(worker.connections):  # its clients must see their connections end
-            self._forget(worker, name)
+        self._forget_all(worker)  # its clients must see their connections end
         worker.process.join(timeout=STOP_S)
         self.workers.remove(worker)
         if self._stopping:
@@ -223,8 +226,7 @@ class Supervisor:
                 worker.process.kill()
                 worker.process.join()
             worker.channel.close()
-            for name in list(worker.connections):
-                self._forget(worker, name)
+            self._forget_all(worker)
         self.workers.clear()
 
 
