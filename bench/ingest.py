@@ -296,7 +296,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     report(args, results, memory)
 
 
-def _spread(gateway: list[float], reference: list[float]) -> str:
+def spread(gateway: list[float], reference: list[float]) -> str:
     ratios = sorted(mine / theirs for mine, theirs in zip(gateway, reference, strict=True))
     return f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})"
 
@@ -316,24 +316,24 @@ def report(args: argparse.Namespace, results: dict[str, list[Result]], memory: d
     mbs, ref_mbs = [r.mb_per_s for r in big], [r.mb_per_s for r in ref_big]
     fps, ref_fps = [r.files_per_s for r in many], [r.files_per_s for r in ref_many]
     print(
-        f"| one {args.large_mb} MB upload | {_cell(ref_mbs, 'MB/s')} | {_cell(mbs, 'MB/s')} "
-        f"| {_spread(mbs, ref_mbs)} | >= 0.9 |"
+        f"| one {args.large_mb} MB upload | {cell(ref_mbs, 'MB/s')} | {cell(mbs, 'MB/s')} "
+        f"| {spread(mbs, ref_mbs)} | >= 0.9 |"
     )
     print(
         f"| {args.clients} clients x {args.files} snapshots of {args.size_kb} KB "
-        f"| {_cell(ref_fps, 'files/s')} | {_cell(fps, 'files/s')} | {_spread(fps, ref_fps)} | >= 1.0 |"
+        f"| {cell(ref_fps, 'files/s')} | {cell(fps, 'files/s')} | {spread(fps, ref_fps)} | >= 1.0 |"
     )
-    accepted = _cell([1000 * r.cpu_s / r.files for r in many], "ms", 1)
-    drained = _cell([1000 * r.drained_cpu_s / r.files for r in many], "ms", 1)
+    accepted = cell([1000 * r.cpu_s / r.files for r in many], "ms", 1)
+    drained = cell([1000 * r.drained_cpu_s / r.files for r in many], "ms", 1)
     print(f"| gateway CPU per file, until the last 226 / until drained | | {accepted} / {drained} | | |")
-    print(f"| gateway: time until its spool drained | | {_cell([r.drained_s for r in many], 's', 1)} | | |")
+    print(f"| gateway: time until its spool drained | | {cell([r.drained_s for r in many], 's', 1)} | | |")
     print(
         f"| gateway RSS, {args.idle} idle cameras logged in | | {memory['idle'] / 1024:.1f} MB | | <= 64 MB |"
     )
     print(f"| gateway peak RSS over the whole run | | {memory['peak'] / 1024:.1f} MB | | |")
 
 
-def _cell(values: list[float], unit: str, digits: int = 0) -> str:
+def cell(values: list[float], unit: str, digits: int = 0) -> str:
     ordered = sorted(values)
     low, median, high = ordered[0], statistics.median(ordered), ordered[-1]
     return f"{median:.{digits}f} {unit} ({low:.{digits}f}–{high:.{digits}f})"

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.ingest import Result, Server, concurrent_snapshots, free_port, vsftpd, wait_for_port
+from bench.ingest import (
+    Result,
+    Server,
+    cell,
+    concurrent_snapshots,
+    free_port,
+    spread,
+    vsftpd,
+    wait_for_port,
+)
 from bench.procfs import cpu_model
 
 MODELS = ("FTPServer", "ThreadedFTPServer", "MultiprocessFTPServer")
@@ -84,11 +92,6 @@ def stock(model: str, folder: Path, passive_ports: tuple[int, int]) -> Iterator[
         process.wait(10)
 
 
-def _cell(values: list[float]) -> str:
-    ordered = sorted(values)
-    return f"{statistics.median(ordered):.0f} files/s ({ordered[0]:.0f}–{ordered[-1]:.0f})"
-
-
 def run(args: argparse.Namespace, folder: Path) -> None:
     size = args.size_kb * 1024
     results: dict[str, list[Result]] = {}
@@ -114,9 +117,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     print("|---|---|---|")
     for name, runs in results.items():
         rates = [r.files_per_s for r in runs]
-        ratios = sorted(mine / theirs for mine, theirs in zip(rates, reference, strict=True))
-        spread = f"{statistics.median(ratios):.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})"
-        print(f"| {name} | {_cell(rates)} | {spread} |")
+        print(f"| {name} | {cell(rates, 'files/s')} | {spread(rates, reference)} |")
 
 
 def _passive_ports(server: int) -> tuple[int, int]:
